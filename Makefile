@@ -1,0 +1,68 @@
+# Two commands on a fresh machine: `make demo` runs the platform, `make test` runs every test.
+# Both set themselves up: system packages (when root), a venv, the local stack's downloads.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+# Debian packages the tests and the stack use: Maven and a JDK for Kafka and the
+# registry, Go and Rust are expected on the machine for the influxd build;
+# kcat and docker-compose are used by tests.
+APT_PACKAGES := maven kcat docker-compose
+
+.PHONY: help setup system-deps venv stack stack-down lint unit integration test demo bench clean
+
+help:
+	@echo "make demo   set up, start the local stack and run the platform"
+	@echo "make test   set up, lint, then every unit and integration test"
+	@echo "make bench  run the benchmarks and print their figures"
+	@echo "make stack / stack-down   start or stop the local stack only"
+
+setup: system-deps venv
+
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	      || { echo "apt-get install$$missing failed"; exit 1; }; \
+	  else echo "please install these Debian packages:$$missing"; exit 1; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+stack: setup
+	$(BIN)/f1-stack up
+
+stack-down:
+	$(BIN)/f1-stack down
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+unit: venv
+	$(BIN)/pytest -q tests
+
+integration: setup
+	$(BIN)/pytest -q integration_tests
+
+test: setup lint
+	$(BIN)/pytest -q tests integration_tests
+
+demo: stack
+	@echo "The stack is running; stop it with: make stack-down"
+
+bench: stack
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .state .pytest_cache .ruff_cache

@@ -1,0 +1,85 @@
+"""Where the integration tests find real infrastructure, in this order:
+
+1. endpoints from the env vars when ``F1_KAFKA_BOOTSTRAP`` is set (bring your own cluster);
+2. testcontainers when a Docker engine answers (``integration_tests/containers.py``);
+3. otherwise the local stack (``f1-stack up``), started here if it is not running and
+   stopped again at the end if this session started it.
+
+Every test uses its own topic and subject names (a unique suffix), so tests never see
+each other's data, and a running demo can share the same stack.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from schemas.endpoints import Endpoints
+from schemas.errors import F1Error
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # no engine, no socket, no permission: all mean "no Docker"
+        return False
+    return True
+
+
+def infrastructure_source() -> str:
+    """'env', 'docker' or 'local-stack': where the tests get their infrastructure."""
+    if os.environ.get("F1_KAFKA_BOOTSTRAP"):
+        return "env"
+    if _docker_answers():
+        return "docker"
+    return "local-stack"
+
+
+@pytest.fixture(scope="session")
+def source() -> str:
+    return infrastructure_source()
+
+
+@pytest.fixture(scope="session")
+def endpoints(source: str) -> Iterator[Endpoints]:
+    if source == "env":
+        yield Endpoints.from_env()
+    elif source == "docker":
+        from integration_tests.containers import docker_stack
+
+        with docker_stack() as found:
+            yield found
+    else:
+        yield from _local_stack()
+
+
+@pytest.fixture
+def local_stack(source: str, endpoints: Endpoints) -> Endpoints:
+    """For tests that stop and start the stack's own processes."""
+    if source != "local-stack":
+        pytest.skip(f"needs the local stack (f1-stack); infrastructure here comes from {source}")
+    return endpoints
+
+
+def _local_stack() -> Iterator[Endpoints]:
+    from stack import cli
+
+    started_here = any(service.running() is None for service in cli.services())
+    try:
+        cli.up()
+    except F1Error as exc:
+        pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
+    yield Endpoints.from_env()
+    if started_here and not os.environ.get("F1_KEEP_STACK"):
+        cli.down()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A suffix for topic and subject names that no other test uses."""
+    return uuid.uuid4().hex[:10]

@@ -1,0 +1,185 @@
+"""``f1-stack``: run the platform's infrastructure as local processes, without Docker.
+
+f1-stack up       install what is missing, start what is not running, wait until
+                  every service answers, print the endpoints (idempotent)
+f1-stack down     stop the processes that f1-stack started (by pid file)
+f1-stack status   each service with its pid, port, health and memory
+f1-stack logs     the last lines of a service's log (or follow it with -f)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+
+from schemas.errors import F1Error
+from stack import paths, procs, spark_jars
+from stack.apicurio import Apicurio
+from stack.influxdb import BUCKET, ORG, InfluxDB
+from stack.kafka import Kafka
+from stack.service import Service
+
+log = logging.getLogger(__name__)
+
+
+def services() -> list[Service]:
+    """Every process of the stack, in start order (stopped in reverse)."""
+    return [Kafka(), Apicurio(), InfluxDB()]
+
+
+def up() -> int:
+    started_at = time.monotonic()
+    all_services = services()
+    for service in all_services:
+        if not service.installed():
+            print(f"installing {service.name} (first run only; log in {paths.logs_dir()})")
+            t0 = time.monotonic()
+            service.install()
+            print(f"  {service.name} installed in {time.monotonic() - t0:.0f} s")
+    if not spark_jars.installed():
+        print("installing the Spark Kafka and Avro connector jars (first run only)")
+        spark_jars.install()
+    # Start everything first, then wait: the JVMs warm up side by side.
+    fresh = [s for s in all_services if s.running() is None]
+    for service in fresh:
+        service.start()
+    for service in all_services:
+        service.wait_healthy()
+        service.after_start()
+    took = time.monotonic() - started_at
+    print(
+        f"stack is up ({len(fresh)} started, {len(all_services) - len(fresh)} already running) "
+        f"in {took:.1f} s"
+    )
+    _print_endpoints()
+    return 0
+
+
+def _print_endpoints() -> None:
+    kafka, registry, influx = services()
+    print(f"  kafka            {kafka.endpoint()}")
+    print(f"  schema registry  {registry.endpoint()}")
+    print(f"  influxdb         {influx.endpoint()}  (org {ORG}, bucket {BUCKET})")
+    print(f"  spark jars       {spark_jars.jars_dir()}")
+    print(f"  logs             {paths.logs_dir()}")
+    print("# for services and clients in this shell:")
+    print(f"export F1_KAFKA_BOOTSTRAP={kafka.endpoint()}")
+    print(f"export F1_SCHEMA_REGISTRY_URL={registry.endpoint()}")
+    print(f"export F1_INFLUX_URL={influx.endpoint()}")
+    print(f'export F1_INFLUX_TOKEN="$(cat {paths.influx_token_file()})"')
+    print(f"export F1_INFLUX_ORG={ORG}")
+    print(f"export F1_INFLUX_BUCKET={BUCKET}")
+
+
+def down() -> int:
+    for service in reversed(services()):
+        record = service.stop()
+        if record is None:
+            print(f"{service.name:16} not running")
+        else:
+            print(f"{service.name:16} stopped (pid {record.pid})")
+    return 0
+
+
+def status() -> int:
+    """Print one line per service; exit 0 only when every service is running and healthy."""
+    all_ok = True
+    print(f"{'service':16} {'pid':>7} {'port':>5}  {'health':9} {'rss':>8}  endpoint")
+    for service in services():
+        record = service.running()
+        health = "stopped"
+        if record is not None:
+            health = "healthy" if service.healthy() else "unhealthy"
+        rss = procs.rss_mib(record.pid) if record else None
+        pid = str(record.pid) if record else "-"
+        mem = f"{rss:.0f} MiB" if rss is not None else "-"
+        print(
+            f"{service.name:16} {pid:>7} {service.port:>5}  {health:9} {mem:>8}  "
+            f"{service.endpoint()}"
+        )
+        all_ok = all_ok and health == "healthy"
+    jars = "ready" if spark_jars.installed() else "not installed"
+    print(f"{'spark-jars':16} {'-':>7} {'-':>5}  {jars:9} {'-':>8}  {spark_jars.jars_dir()}")
+    return 0 if all_ok else 1
+
+
+def logs(name: str | None, lines: int, follow: bool) -> int:
+    known = {s.name: s for s in services()}
+    if name is not None and name not in known:
+        print(f"f1-stack: unknown service '{name}' (one of {', '.join(known)})", file=sys.stderr)
+        return 2
+    chosen = [known[name]] if name else list(known.values())
+    for service in chosen:
+        print(f"==> {service.log_file} <==")
+        print(procs.tail(service.log_file, lines))
+    if follow:
+        if len(chosen) != 1:
+            print("f1-stack: --follow needs one service name", file=sys.stderr)
+            return 2
+        return _follow(chosen[0].log_file)
+    return 0
+
+
+def _follow(path) -> int:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            while True:
+                chunk = handle.read()
+                if chunk:
+                    sys.stdout.write(chunk.decode(errors="replace"))
+                    sys.stdout.flush()
+                else:
+                    time.sleep(0.3)
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        print(f"f1-stack: cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="f1-stack",
+        description="Run Kafka (KRaft), a Schema Registry (Apicurio, Confluent API) and "
+        "InfluxDB 2.7 as local processes on 127.0.0.1, and fetch the Spark connectors.",
+        epilog="Environment: F1_CACHE_DIR (downloads and builds, default ~/.cache/f1-telemetry), "
+        "F1_STATE_DIR (data, logs, pids, default .state/ in the repo), F1_INFLUXD (use this "
+        "influxd 2.x instead of building one), F1_REGISTRY_JAVA_HOME (a JDK 21+ for the "
+        "registry), F1_KAFKA_JAVA_HOME (a JDK 17+ for Kafka).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("up", help="install, start and wait for every service (idempotent)")
+    commands.add_parser("down", help="stop the processes f1-stack started")
+    commands.add_parser("status", help="show each service's pid, port, health and memory")
+    logs_parser = commands.add_parser("logs", help="show a service's log")
+    logs_parser.add_argument("service", nargs="?", help="kafka, schema-registry or influxdb")
+    logs_parser.add_argument("-n", "--lines", type=int, default=40, help="lines to show (40)")
+    logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "up":
+            return up()
+        if args.command == "down":
+            return down()
+        if args.command == "status":
+            return status()
+        return logs(args.service, args.lines, args.follow)
+    except F1Error as exc:
+        print(f"f1-stack: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("f1-stack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
