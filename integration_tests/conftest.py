@@ -46,7 +46,7 @@ def source() -> str:
 
 
 @pytest.fixture(scope="session")
-def endpoints(source: str) -> Iterator[Endpoints]:
+def endpoints(source: str, request: pytest.FixtureRequest) -> Iterator[Endpoints]:
     if source == "env":
         yield Endpoints.from_env()
     elif source == "docker":
@@ -55,7 +55,7 @@ def endpoints(source: str) -> Iterator[Endpoints]:
         with docker_stack() as found:
             yield found
     else:
-        yield from _local_stack()
+        yield from _local_stack(request)
 
 
 @pytest.fixture
@@ -66,17 +66,23 @@ def local_stack(source: str, endpoints: Endpoints) -> Endpoints:
     return endpoints
 
 
-def _local_stack() -> Iterator[Endpoints]:
+def _local_stack(request: pytest.FixtureRequest) -> Iterator[Endpoints]:
     from stack import cli
 
     started_here = any(service.running() is None for service in cli.services())
-    try:
-        cli.up()
-    except F1Error as exc:
-        pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
+    # The first run installs and builds for many minutes: show its progress live.
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\nintegration tests: bringing up the local stack (f1-stack up)")
+        try:
+            cli.up()
+        except F1Error as exc:
+            pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
     yield Endpoints.from_env()
     if started_here and not os.environ.get("F1_KEEP_STACK"):
-        cli.down()
+        with capture.global_and_fixture_disabled():
+            print("\nintegration tests: stopping the local stack they started")
+            cli.down()
 
 
 @pytest.fixture

@@ -1,0 +1,83 @@
+"""Topic names, subject names and which schema file each topic carries: the one place for them.
+
+Subjects follow the topic name strategy (``<topic>-value``), so overriding a topic name (tests
+use unique names) moves its subject with it. The DLQ carries the raw bytes that could not be
+decoded, with the reason in headers, so it has no schema and no subject.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+TELEMETRY_TOPIC = "f1-telemetry"
+ANALYTICS_TOPIC = "f1-analytics"
+DLQ_TOPIC = "f1-telemetry-dlq"
+
+# env var name -> default, as in schemas.endpoints
+TELEMETRY_TOPIC_SETTING = ("F1_TELEMETRY_TOPIC", TELEMETRY_TOPIC)
+ANALYTICS_TOPIC_SETTING = ("F1_ANALYTICS_TOPIC", ANALYTICS_TOPIC)
+DLQ_TOPIC_SETTING = ("F1_DLQ_TOPIC", DLQ_TOPIC)
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+HISTORY_DIR = SCHEMA_DIR / "history"
+TELEMETRY_SCHEMA_FILE = SCHEMA_DIR / "telemetry.avsc"
+LAP_SUMMARY_SCHEMA_FILE = SCHEMA_DIR / "lap_summary.avsc"
+
+# DLQ record headers: why a record landed there (DecodeError.reason) and the human message.
+DLQ_REASON_HEADER = "f1-dlq-reason"
+DLQ_ERROR_HEADER = "f1-dlq-error"
+DLQ_SOURCE_TOPIC_HEADER = "f1-dlq-source-topic"
+
+
+def value_subject(topic: str) -> str:
+    """The value subject of ``topic`` under the topic name strategy."""
+    return f"{topic}-value"
+
+
+def _env(setting: tuple[str, str]) -> str:
+    name, default = setting
+    return os.environ.get(name) or default
+
+
+@dataclass(frozen=True)
+class Topics:
+    telemetry: str = TELEMETRY_TOPIC
+    analytics: str = ANALYTICS_TOPIC
+    dlq: str = DLQ_TOPIC
+
+    @classmethod
+    def from_env(
+        cls,
+        telemetry: str | None = None,
+        analytics: str | None = None,
+        dlq: str | None = None,
+    ) -> Topics:
+        """Topic names from F1_TELEMETRY_TOPIC, F1_ANALYTICS_TOPIC and F1_DLQ_TOPIC; an
+        argument that is not None (a CLI flag) wins over its env var."""
+        return cls(
+            telemetry or _env(TELEMETRY_TOPIC_SETTING),
+            analytics or _env(ANALYTICS_TOPIC_SETTING),
+            dlq or _env(DLQ_TOPIC_SETTING),
+        )
+
+    @property
+    def telemetry_subject(self) -> str:
+        return value_subject(self.telemetry)
+
+    @property
+    def analytics_subject(self) -> str:
+        return value_subject(self.analytics)
+
+    def schema_files(self) -> dict[str, Path]:
+        """Topic -> the ``.avsc`` file its values are written with."""
+        return {self.telemetry: TELEMETRY_SCHEMA_FILE, self.analytics: LAP_SUMMARY_SCHEMA_FILE}
+
+    def subjects(self) -> dict[str, Path]:
+        """Subject -> the ``.avsc`` file registered under it, in registration order."""
+        return {value_subject(t): path for t, path in self.schema_files().items()}
+
+
+def topics_from_env() -> Topics:
+    return Topics.from_env()

@@ -1,0 +1,114 @@
+"""The channel table and the .avsc field docs tell the same story."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from schemas import channels
+from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, SCHEMA_DIR, TELEMETRY_SCHEMA_FILE
+
+SCHEMAS = {channels.TELEMETRY: TELEMETRY_SCHEMA_FILE, channels.LAP_SUMMARY: LAP_SUMMARY_SCHEMA_FILE}
+# The doc format, written out independently of channels.parse_doc.
+DOC_RE = re.compile(
+    r"^.+\. Unit: (\S+)\. (?:Range: (-?\d+(?:\.\d+)?)\.\.(-?\d+(?:\.\d+)?)|Values: false\|true"
+    r"|Pattern: (\S+))\.$"
+)
+
+
+def _schema(record: str) -> dict:
+    return json.loads(SCHEMAS[record].read_text())
+
+
+@pytest.mark.parametrize("record", channels.RECORDS)
+def test_every_field_doc_matches_the_table(record: str) -> None:
+    schema = _schema(record)
+    table = {c.name: c for c in channels.channels(record)}
+    assert [f["name"] for f in schema["fields"]] == list(table), "same fields, same order"
+    for f in schema["fields"]:
+        c = table[f["name"]]
+        m = DOC_RE.match(f["doc"])
+        assert m, f"{record}.{f['name']}: doc breaks the format: {f['doc']!r}"
+        unit, lo, hi, pattern = m.groups()
+        assert unit == c.unit, f["name"]
+        if c.avro_type == "string":
+            assert pattern == c.pattern, f["name"]
+        elif c.avro_type == "boolean":
+            assert lo is None and pattern is None, f["name"]
+        else:
+            assert (float(lo), float(hi)) == (c.minimum, c.maximum), f["name"]
+            assert c.minimum < c.maximum
+        ftype = f["type"]
+        if isinstance(ftype, dict):
+            assert (ftype["type"], ftype.get("logicalType")) == (c.avro_type, c.logical_type)
+        else:
+            assert (ftype, None) == (c.avro_type, c.logical_type), f["name"]
+        assert "default" not in f, "v1 fields are all required"
+    assert channels.doc_mismatches(schema, record) == []
+
+
+def test_doc_mismatches_names_the_disagreement() -> None:
+    schema = _schema(channels.TELEMETRY)
+    speed = next(f for f in schema["fields"] if f["name"] == "speed_kmh")
+    speed["doc"] = "Speed of the car. Unit: m/s. Range: 0..400."
+    schema["fields"].append({"name": "ers_kj", "type": "float", "doc": "x. Unit: kJ. Range: 0..4."})
+    schema["fields"] = [f for f in schema["fields"] if f["name"] != "rpm"]
+    problems = "\n".join(channels.doc_mismatches(schema, channels.TELEMETRY))
+    assert "telemetry.speed_kmh: doc unit 'm/s'" in problems
+    assert "telemetry.ers_kj: in the schema but not in the channel table" in problems
+    assert "telemetry.rpm: in the channel table but not in the schema" in problems
+
+
+def test_event_time_is_timestamp_micros() -> None:
+    for record, name in [
+        (channels.TELEMETRY, "timestamp"),
+        (channels.LAP_SUMMARY, "lap_start"),
+        (channels.LAP_SUMMARY, "lap_end"),
+    ]:
+        c = channels.channel(name, record)
+        assert (c.avro_type, c.logical_type, c.unit, c.kind) == (
+            "long",
+            "timestamp-micros",
+            "us",
+            "time",
+        )
+
+
+def test_lookup_helpers() -> None:
+    speed = channels.channel("speed_kmh")
+    assert (speed.unit, speed.label, speed.kind, speed.influx_type) == (
+        "km/h",
+        "Speed",
+        "continuous",
+        "float",
+    )
+    assert channels.channel("gear").influx_type == "integer"
+    assert channels.channel("drs").influx_type == "boolean"
+    assert channels.channel("lap_time_s", channels.LAP_SUMMARY).unit == "s"
+    assert channels.tag_names() == ("session_id", "car_id", "driver")
+    types = channels.influx_types()
+    assert types["timestamp"] == "time" and types["car_id"] == "tag"
+    numeric = [c.name for c in channels.numeric_channels()]
+    assert "speed_kmh" in numeric and "gear" in numeric
+    assert "timestamp" not in numeric and "car_id" not in numeric and "drs" not in numeric
+    with pytest.raises(KeyError, match="speed"):
+        channels.channel("speed")
+
+
+def test_parse_doc() -> None:
+    d = channels.parse_doc("Steering. Unit: fraction. Range: -1..1.")
+    assert (d.unit, d.minimum, d.maximum, d.pattern) == ("fraction", -1.0, 1.0, None)
+    d = channels.parse_doc("Driver. Unit: none. Pattern: ^[A-Z]{3}$.")
+    assert d.pattern == "^[A-Z]{3}$"
+    with pytest.raises(ValueError, match="Unit"):
+        channels.parse_doc("Speed in km/h")
+
+
+def test_readme_embeds_the_generated_tables() -> None:
+    readme = (SCHEMA_DIR / "README.md").read_text()
+    for record in channels.RECORDS:
+        assert channels.markdown_table(record) in readme, (
+            f"schemas/README.md is out of date for {record}: paste `f1-schemas channels`"
+        )
