@@ -146,6 +146,9 @@ class InfluxDB(Service):
                 "RUSTC_WRAPPER": str(wrapper),
             },
         )
+        # Only the binary is needed from now on; the module and build caches are ~3 GB.
+        for scratch in ("gomod", "gocache", "cargo", "src"):
+            shutil.rmtree(root / scratch, ignore_errors=True)
 
     def launch(self) -> Launch:
         binary = self.binary()

@@ -1,0 +1,203 @@
+"""The Avro contract against the real registry and broker, checked by independent clients."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import time
+
+import avro.io
+import avro.schema
+import pytest
+import requests
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas import cli as schemas_cli
+from schemas.endpoints import Endpoints
+from schemas.evolution import sample_records
+from schemas.registry import SchemaRegistry, SubjectNotFoundError
+from schemas.serde import load_schema, telemetry_deserializer, telemetry_serializer
+from schemas.serde_errors import DecodeError, NotFramedError, UnknownSchemaIdError
+from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
+
+
+@pytest.fixture
+def topics(endpoints: Endpoints, unique: str) -> Topics:
+    """Topics of this test only, with their subjects registered by `f1-schemas register`."""
+    chosen = Topics.from_env(
+        telemetry=f"it-telemetry-{unique}",
+        analytics=f"it-analytics-{unique}",
+        dlq=f"it-dlq-{unique}",
+    )
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    names = [chosen.telemetry, chosen.analytics]
+    for future in admin.create_topics([NewTopic(t, 1, 1) for t in names]).values():
+        future.result(timeout=30)
+    exit_code = schemas_cli.main(
+        [
+            "register",
+            "--registry",
+            endpoints.schema_registry_url,
+            "--telemetry-topic",
+            chosen.telemetry,
+            "--analytics-topic",
+            chosen.analytics,
+        ]
+    )
+    assert exit_code == 0
+    return chosen
+
+
+def _telemetry_records() -> list[dict]:
+    return sample_records(load_schema(TELEMETRY_SCHEMA_FILE))
+
+
+def _produce(endpoints: Endpoints, topic: str, values: list[bytes]) -> None:
+    producer = Producer(
+        {"bootstrap.servers": endpoints.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
+    )
+    for value in values:
+        producer.produce(topic, key=b"car-01", value=value)
+    assert producer.flush(30) == 0
+
+
+def _consume_values(endpoints: Endpoints, topic: str, count: int) -> list[bytes]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka_bootstrap,
+            "group.id": f"it-{topic}",
+            "auto.offset.reset": "earliest",
+        }
+    )
+    consumer.subscribe([topic])
+    values: list[bytes] = []
+    deadline = time.monotonic() + 30
+    try:
+        while len(values) < count and time.monotonic() < deadline:
+            msg = consumer.poll(0.5)
+            if msg is not None and msg.error() is None:
+                values.append(msg.value())
+    finally:
+        consumer.close()
+    assert len(values) == count
+    return values
+
+
+def test_register_is_idempotent_and_sets_compatibility(
+    endpoints: Endpoints, topics: Topics, capsys
+) -> None:
+    capsys.readouterr()
+    args = ["register", "--registry", endpoints.schema_registry_url]
+    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
+    assert schemas_cli.main(args) == 0
+    printed = capsys.readouterr().out
+    assert topics.telemetry_subject in printed and topics.analytics_subject in printed
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        for subject in (topics.telemetry_subject, topics.analytics_subject):
+            assert [v.version for v in registry.versions(subject)] == [1]
+            assert registry.compatibility(subject) == "FULL_TRANSITIVE"
+
+
+def test_produce_and_consume_through_the_registry(endpoints: Endpoints, topics: Topics) -> None:
+    records = _telemetry_records()
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        serializer = telemetry_serializer(registry, topics)
+        _produce(endpoints, topics.telemetry, [serializer.encode(r) for r in records])
+        deserializer = telemetry_deserializer(registry)
+        decoded = [
+            deserializer.decode(v)
+            for v in _consume_values(endpoints, topics.telemetry, len(records))
+        ]
+    assert [d["car_id"] for d in decoded] == [r["car_id"] for r in records]
+    for got, sent in zip(decoded, records, strict=True):
+        assert got.keys() == sent.keys()
+        for name, value in sent.items():
+            if isinstance(value, float):
+                assert got[name] == pytest.approx(value, rel=1e-6, abs=1e-6), name
+            else:
+                assert got[name] == value, name
+
+
+def test_an_independent_client_decodes_a_produced_record(
+    endpoints: Endpoints, topics: Topics
+) -> None:
+    """kcat reads the raw record, plain HTTP fetches the writer schema, Apache Avro decodes."""
+    kcat = shutil.which("kcat")
+    if kcat is None:
+        pytest.fail("kcat is not installed: run `make setup` (Debian package kcat)")
+    record = _telemetry_records()[1]
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        serializer = telemetry_serializer(registry, topics)
+        _produce(endpoints, topics.telemetry, [serializer.encode(record)])
+
+    base = [kcat, "-C", "-b", endpoints.kafka_bootstrap, "-t", topics.telemetry]
+    base += ["-o", "beginning", "-c", "1", "-e", "-q"]
+    header = subprocess.run(
+        [*base, "-s", "value=>bI", "-f", "%s"], capture_output=True, text=True, timeout=60
+    )
+    assert header.returncode == 0, header.stderr
+    # kcat prints the unpacked values back to back: the magic byte "0", then the id.
+    printed = header.stdout.strip()
+    assert printed[0] == "0"
+    schema_id = int(printed[1:])
+
+    raw = subprocess.run([*base, "-f", "%s"], capture_output=True, timeout=60)
+    assert raw.returncode == 0, raw.stderr
+    assert raw.stdout[0] == 0 and int.from_bytes(raw.stdout[1:5], "big") == schema_id
+
+    response = requests.get(f"{endpoints.schema_registry_url}/schemas/ids/{schema_id}", timeout=10)
+    response.raise_for_status()
+    writer = avro.schema.parse(response.json()["schema"])
+    reader = avro.io.DatumReader(writer)
+    decoded = reader.read(avro.io.BinaryDecoder(io.BytesIO(raw.stdout[5:])))
+
+    for name, value in record.items():
+        got = decoded[name]
+        if name == "timestamp":  # Apache Avro turns timestamp-micros into a datetime
+            got = round(got.timestamp() * 1_000_000)
+        if isinstance(value, float):
+            assert got == pytest.approx(value, rel=1e-6, abs=1e-6), name
+        else:
+            assert got == value, name
+
+
+def test_check_asks_the_real_registry(endpoints: Endpoints, topics: Topics, capsys) -> None:
+    # `check` asks about the default subjects: register them first (idempotent).
+    assert schemas_cli.main(["register", "--registry", endpoints.schema_registry_url]) == 0
+    capsys.readouterr()
+    assert schemas_cli.main(["check", "--registry", endpoints.schema_registry_url]) == 0
+    out = capsys.readouterr().out
+    assert "registry" in out and "skip" not in out
+
+
+def test_a_service_fails_clearly_when_its_subject_is_missing(
+    endpoints: Endpoints, unique: str
+) -> None:
+    missing = Topics.from_env(telemetry=f"it-never-registered-{unique}")
+    with (
+        SchemaRegistry(endpoints.schema_registry_url) as registry,
+        pytest.raises(SubjectNotFoundError) as failed,
+    ):
+        telemetry_serializer(registry, missing)
+    assert f"it-never-registered-{unique}-value" in str(failed.value)
+
+
+def test_garbage_and_unknown_ids_raise_one_typed_error(
+    endpoints: Endpoints, topics: Topics
+) -> None:
+    unknown_id = b"\x00" + (2**31 - 7).to_bytes(4, "big") + b"\x02\x04"
+    _produce(endpoints, topics.telemetry, [b"not avro at all", unknown_id])
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        deserializer = telemetry_deserializer(registry)
+        garbage, unknown = _consume_values(endpoints, topics.telemetry, 2)
+        with pytest.raises(NotFramedError) as not_framed:
+            deserializer.decode(garbage)
+        with pytest.raises(UnknownSchemaIdError) as no_such_id:
+            deserializer.decode(unknown)
+    assert isinstance(not_framed.value, DecodeError)
+    assert isinstance(no_such_id.value, DecodeError)
+    assert no_such_id.value.schema_id == 2**31 - 7
+    assert json.dumps(no_such_id.value.reason) == '"unknown-schema-id"'

@@ -1,0 +1,269 @@
+"""The driver: a target speed profile along the lap and smooth pedal inputs that follow it.
+
+The profile is a quasi-steady-state point-mass calculation on the track's driving line:
+
+1. the highest steady cornering speed at every point, where lateral grip (a friction
+   coefficient that falls slightly with load, times weight plus downforce) balances the
+   centripetal force;
+2. a backward pass that limits each point to the speed from which the car can still brake
+   for what follows, with the braking force bounded by the brakes and by the tyre grip left
+   over from cornering (friction ellipse), helped by drag;
+3. a forward pass that limits each point to what the power unit and the rear tyres can
+   reach from what went before.
+
+The controller drives to the *limit* profile (steps 1 and 2): a real driver stays flat out
+until the braking point, whatever the forward pass expected, so a car with a little more
+power than the profile assumed (DRS, less fuel) simply goes faster on the straight.
+
+The force model here (weight plus downforce, a load-sensitive friction coefficient, the
+friction ellipse, power over speed) is the one the vectorised simulator applies per tick.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from producer.car import GRAVITY_M_S2, CarParams
+from producer.track import Track
+
+# The profile leaves the driver a reserve: corners are taken at this share of the grip and
+# braking uses this share of what brakes and tyres can give, so that the small lag of the
+# pedals never pushes the car beyond the limit.
+CORNER_GRIP_MARGIN = 0.97
+BRAKE_MARGIN = 0.93
+V_MAX_M_S = 100.0
+# Rises of the target speed narrower than this are flattened (see _remove_short_rises).
+RISE_WINDOW_M = 60.0  # 360 km/h, above anything the power unit reaches
+
+
+def max_cornering_speed(
+    curvature: np.ndarray, mass_kg: float, car: CarParams, grip_scale: float = 1.0
+) -> np.ndarray:
+    """Highest steady speed (m/s) on a curvature (1/m) where lateral grip holds the car.
+
+    With Fz = m g + c v^2 and mu(Fz) linear in Fz, m v^2 |k| = mu(Fz) Fz is a quadratic in
+    v^2; the larger root bounds the speed. Where downforce outgrows the need (gentle bends)
+    there is no root and the speed is capped at ``V_MAX_M_S``.
+    """
+    k = np.abs(np.asarray(curvature, dtype=float))
+    mu0 = car.tyre_mu_lat * grip_scale * CORNER_GRIP_MARGIN
+    fz0 = car.tyre_reference_load_n
+    sens = car.tyre_load_sensitivity
+    a = mu0 * (1.0 - sens)  # mu(F) = a + b F, F total load
+    b = mu0 * sens / (4.0 * fz0)
+    c = 0.5 * car.air_density_kg_m3 * car.cz_a_m2
+    mg = mass_kg * GRAVITY_M_S2
+    qa = b * c * c
+    qb = a * c + 2.0 * b * c * mg - mass_kg * k
+    qc = (a + b * mg) * mg
+    disc = qb * qb - 4.0 * qa * qc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if qa < 0.0:
+            u = (-qb - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * qa)
+        else:  # no load sensitivity: linear in v^2
+            u = np.where(qb < 0.0, -qc / qb, np.inf)
+    u = np.where(np.isfinite(u) & (u > 0.0), u, V_MAX_M_S**2)
+    return np.minimum(np.sqrt(u), V_MAX_M_S)
+
+
+def _remove_short_rises(v: np.ndarray, spacing_m: float) -> np.ndarray:
+    """Morphological opening of a speed trace over ``RISE_WINDOW_M``.
+
+    A driver does not speed up for a few metres between two close apexes and brake again: a
+    rise narrower than the window is flattened to the lower level around it. Wider features
+    (straights, braking curves) are unchanged, and the result is never above the input.
+    """
+    half = max(round(0.5 * RISE_WINDOW_M / spacing_m), 1)
+    n = len(v)
+    padded = np.concatenate([v[-2 * half :], v, v[: 2 * half]])  # the lap is a loop
+    eroded = _window(padded, half, np.minimum)
+    opened = _window(eroded, half, np.maximum)
+    return opened[2 * half : 2 * half + n]
+
+
+def _window(values: np.ndarray, half: int, reduce: np.ufunc) -> np.ndarray:
+    """Sliding reduction over +-half samples (edges use what is available)."""
+    out = values.copy()
+    for shift in range(1, half + 1):
+        out[shift:] = reduce(out[shift:], values[:-shift])
+        out[:-shift] = reduce(out[:-shift], values[shift:])
+    return out
+
+
+@dataclass(frozen=True)
+class SpeedProfile:
+    """Speeds (m/s) at every track sample (index i at distance i * spacing)."""
+
+    v_corner: np.ndarray  # steady cornering limit
+    v_limit: np.ndarray  # cornering limit and braking for what follows
+    v_target: np.ndarray  # also limited by acceleration: the expected speed
+    lap_time_s: float  # lap time predicted by v_target (flying lap)
+
+
+def speed_profile(
+    track: Track,
+    car: CarParams,
+    *,
+    mass_kg: float | None = None,
+    grip_scale: float = 1.0,
+    drag_scale: float = 1.0,
+) -> SpeedProfile:
+    """Target speeds for a flying lap of ``track`` with the car's current state.
+
+    ``mass_kg`` defaults to the car with full fuel; ``grip_scale`` multiplies the tyre
+    friction (tyre wear), ``drag_scale`` the drag area.
+    """
+    m = car.mass_kg + car.fuel_start_kg if mass_kg is None else float(mass_kg)
+    n = track.n_points
+    k = np.abs(track.curvature)
+    v_corner = max_cornering_speed(k, m, car, grip_scale)
+    # Metres driven on the driving line between consecutive samples.
+    ds = track.spacing_m / track.progress_ratio
+
+    rho_half = 0.5 * car.air_density_kg_m3
+    c_drag = rho_half * car.cw_a_m2 * drag_scale
+    c_down = rho_half * car.cz_a_m2
+    mg = m * GRAVITY_M_S2
+    crr = car.rolling_resistance_coeff
+    mu_lat0 = car.tyre_mu_lat * grip_scale
+    long_over_lat = car.tyre_mu_long / car.tyre_mu_lat
+    # Load factor of the friction coefficient: 1 + sens * (Fz / 4 - Fz0) / Fz0 = l0 + l1 * Fz.
+    l0 = 1.0 - car.tyre_load_sensitivity
+    l1 = car.tyre_load_sensitivity / (4.0 * car.tyre_reference_load_n)
+    brake_max = car.brake_force_max_n * BRAKE_MARGIN
+    brake_long = long_over_lat * BRAKE_MARGIN
+    trac_long = long_over_lat * car.driven_axle_load_share
+    power = car.ice_power_w + car.ers_power_w
+
+    # Start both passes at the slowest corner: the profile is periodic and nothing can
+    # raise the speed there, so one sweep around the lap from that point is exact.
+    start = int(np.argmin(v_corner))
+    order = (start + np.arange(n)) % n
+    mk = (m * k[order]).tolist()  # lateral force per v^2
+    two_ds_m = (2.0 * ds[order] / m).tolist()  # v^2 gained per newton over one sample
+    vc = v_corner[order]
+
+    # Backward pass (braking): from sample j+1 back to j. The loops run on Python floats
+    # (thousands of tiny steps: faster than numpy scalars).
+    vl2 = (vc * vc).tolist()
+    for j in range(n - 1, -1, -1):
+        nxt = j + 1 if j + 1 < n else 0
+        v2 = vl2[nxt]
+        fz = mg + c_down * v2
+        lat_cap = mu_lat0 * (l0 + l1 * fz) * fz
+        use = mk[nxt] * v2 / lat_cap
+        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
+        f_brake = brake_long * lat_cap * ell
+        if f_brake > brake_max:
+            f_brake = brake_max
+        reach = v2 + (f_brake + c_drag * v2 + crr * fz) * two_ds_m[j]
+        if reach < vl2[j]:
+            vl2[j] = reach
+    vl2 = (_remove_short_rises(np.sqrt(np.asarray(vl2)), track.spacing_m) ** 2).tolist()
+    # Forward pass (traction and power): from sample j to j+1.
+    vt2 = list(vl2)
+    for j in range(n - 1):
+        v2 = vt2[j]
+        fz = mg + c_down * v2
+        lat_cap = mu_lat0 * (l0 + l1 * fz) * fz
+        use = mk[j] * v2 / lat_cap
+        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
+        f_drive = trac_long * lat_cap * ell
+        v = math.sqrt(v2)
+        if v > 1.0 and power / v < f_drive:
+            f_drive = power / v
+        reach = v2 + (f_drive - c_drag * v2 - crr * fz) * two_ds_m[j]
+        if reach < vt2[j + 1]:
+            vt2[j + 1] = reach if reach > 1.0 else 1.0
+
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.arange(n)
+    v_limit = np.sqrt(np.asarray(vl2))[inverse]
+    v_target = np.sqrt(np.asarray(vt2))[inverse]
+    v_mid = 0.5 * (v_target + np.roll(v_target, -1))
+    lap_time = float(np.sum(ds / np.maximum(v_mid, 0.1)))
+    return SpeedProfile(v_corner=v_corner, v_limit=v_limit, v_target=v_target, lap_time_s=lap_time)
+
+
+@dataclass(frozen=True)
+class ControllerGains:
+    """Tuning of the pedal controller (pedal rates in travel per second).
+
+    The driver demands ``a = a_profile + (v_target^2 - v^2) / (2 (v * reach_time + reach_min))``
+    with ``v_target`` and ``a_profile`` read ``lookahead_s`` ahead: the profile's own
+    acceleration plus what closes the speed gap within about ``reach_time_s``.
+    """
+
+    lookahead_s: float = 0.12
+    reach_time_s: float = 0.05
+    reach_min_m: float = 1.0
+    throttle_rise_per_s: float = 6.0
+    throttle_fall_per_s: float = 12.0
+    brake_rise_per_s: float = 16.0
+    brake_fall_per_s: float = 6.0
+    brake_on: float = 0.12  # brake demand that moves the foot from throttle to brake
+    throttle_on: float = 0.05  # throttle demand that moves the foot back to the throttle
+    pedal_overlap: float = 0.05  # the other pedal must be below this before one is pressed
+
+
+class PedalLimits:
+    """The controller's constants as per-car arrays for one tick length.
+
+    numpy combines two arrays faster than an array and a Python float, and the pedal update
+    runs every tick for every car.
+    """
+
+    def __init__(self, gains: ControllerGains, dt: float, n_cars: int) -> None:
+        def full(value: float) -> np.ndarray:
+            return np.full(n_cars, float(value))
+
+        self.zero = full(0.0)
+        self.one = full(1.0)
+        self.throttle_on = full(gains.throttle_on)
+        self.brake_on = full(gains.brake_on)
+        self.overlap = full(gains.pedal_overlap)
+        self.throttle_rise = full(gains.throttle_rise_per_s * dt)
+        self.throttle_fall = full(-gains.throttle_fall_per_s * dt)
+        self.brake_rise = full(gains.brake_rise_per_s * dt)
+        self.brake_fall = full(-gains.brake_fall_per_s * dt)
+
+
+def pedal_step(
+    throttle: np.ndarray,
+    brake: np.ndarray,
+    braking: np.ndarray,
+    throttle_demand: np.ndarray,
+    brake_demand: np.ndarray,
+    limits: PedalLimits,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Advance the pedals of every car by one tick; returns (throttle, brake, braking).
+
+    Demands are shares of the available drive or brake force (clipped to 0..1 here).
+    ``braking`` is a per-car mode with hysteresis: the foot moves to the brake only when the
+    brake demand exceeds ``brake_on`` and back to the throttle only when throttle is demanded,
+    so small speed errors give a short coast instead of throttle/brake chatter. Pedals move
+    at limited rates, and a pedal is pressed only once the other is (nearly) released, so
+    the two are never pressed hard at the same time.
+    """
+    lim = limits
+    braking = np.where(braking, throttle_demand < lim.throttle_on, brake_demand > lim.brake_on)
+    thr_goal = np.where(
+        braking | (brake >= lim.overlap), lim.zero, np.minimum(throttle_demand, lim.one)
+    )
+    brk_goal = np.where(
+        braking & (throttle < lim.overlap), np.minimum(brake_demand, lim.one), lim.zero
+    )
+    # Rate limits; the goals may be negative (no demand), the pedals stop at 0.
+    throttle = np.maximum(
+        throttle
+        + np.minimum(np.maximum(thr_goal - throttle, lim.throttle_fall), lim.throttle_rise),
+        lim.zero,
+    )
+    brake = np.maximum(
+        brake + np.minimum(np.maximum(brk_goal - brake, lim.brake_fall), lim.brake_rise),
+        lim.zero,
+    )
+    return throttle, brake, braking

@@ -1,0 +1,276 @@
+"""Per-lap figures from telemetry, and the realism envelope they are judged against.
+
+:func:`lap_report` accepts telemetry either as records (a sequence of dicts with the telemetry
+field names) or as columnar arrays (a dict of field name -> array), for one car or many, and
+returns one :class:`LapFigures` per *complete* lap: a lap whose start was seen crossing the
+start/finish line and whose end is marked by the next lap's first sample.
+
+Definitions (time shares are shares of samples, which are evenly spaced in time):
+
+* full throttle: ``throttle >= FULL_THROTTLE`` (0.98);
+* brake applied: ``brake > BRAKE_APPLIED`` (0.05);
+* braking zone: a run of ``brake > 0.2`` lasting at least 0.3 s;
+* peak lateral and braking g: maxima of the channel after a centred 0.1 s moving average,
+  the way a logger's filtered channel reads (a single noisy sample does not set the peak);
+  ``max_lat_g_sample`` is the raw maximum of ``|g_lat|``;
+* rpm at full throttle above 2nd gear: range of ``rpm`` where full throttle and gear >= 3;
+* lap time: between the interpolated line crossings (first sample of a lap minus its
+  distance past the line divided by its speed).
+
+The envelope (:data:`ENVELOPE`) is the acceptance envelope of a flying lap at Silverstone;
+the realism test and the printed table use these same numbers.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from schemas.channels import BRAKE_ON_MIN, FULL_THROTTLE_MIN
+
+# The same definitions as the lap summaries' shares (one place: the channel table).
+FULL_THROTTLE = FULL_THROTTLE_MIN
+BRAKE_APPLIED = BRAKE_ON_MIN
+BRAKE_ZONE_LEVEL = 0.2
+BRAKE_ZONE_MIN_S = 0.3
+PEAK_FILTER_S = 0.1
+
+
+@dataclass(frozen=True)
+class Limit:
+    """An acceptance band for one figure (inclusive)."""
+
+    low: float
+    high: float
+    label: str
+    unit: str = ""
+
+    def ok(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+# Acceptance envelope for a flying lap (laps after the first) at Silverstone.
+ENVELOPE: dict[str, Limit] = {
+    "lap_time_s": Limit(84.5, 90.0, "lap time", "s"),
+    "top_speed_kmh": Limit(310.0, 330.0, "top speed", "km/h"),
+    "min_speed_kmh": Limit(80.0, 100.0, "slowest point", "km/h"),
+    "peak_lat_g": Limit(4.5, 6.0, "peak lateral", "g"),
+    "max_lat_g_sample": Limit(0.0, 6.5, "max |lateral| sample", "g"),
+    "mean_abs_lat_g": Limit(1.2, 2.5, "lap-average |lateral|", "g"),
+    "peak_brake_g": Limit(4.0, 6.0, "peak braking", "g"),
+    "braking_zones": Limit(6, 11, "braking zones", ""),
+    "full_throttle_share": Limit(0.60, 0.72, "full throttle share", ""),
+    "brake_share": Limit(0.08, 0.20, "brake applied share", ""),
+    "fuel_used_kg": Limit(1.8, 2.4, "fuel used", "kg"),
+    "n_gears_used": Limit(8, 8, "gears used", ""),
+    "rpm_full_throttle_min": Limit(10_000.0, 12_500.0, "min rpm, full throttle, gear>=3", "rpm"),
+    "rpm_full_throttle_max": Limit(10_000.0, 12_500.0, "max rpm, full throttle, gear>=3", "rpm"),
+}
+
+
+@dataclass(frozen=True)
+class LapFigures:
+    """Figures of one complete lap of one car."""
+
+    car_id: str
+    lap: int
+    lap_time_s: float
+    top_speed_kmh: float
+    min_speed_kmh: float
+    peak_lat_g: float
+    max_lat_g_sample: float
+    mean_abs_lat_g: float
+    peak_brake_g: float
+    braking_zones: int
+    brake_time_s: float
+    full_throttle_share: float
+    brake_share: float
+    fuel_used_kg: float
+    gears_used: tuple[int, ...]
+    n_gears_used: int
+    gear_changes: int
+    rpm_full_throttle_min: float
+    rpm_full_throttle_max: float
+    standing_start: bool = False  # the lap began from rest (not a flying lap)
+
+    def checks(self) -> dict[str, bool]:
+        """Envelope item -> whether this lap is inside it."""
+        return {name: limit.ok(float(getattr(self, name))) for name, limit in ENVELOPE.items()}
+
+    def failures(self) -> list[str]:
+        """Readable description of every envelope item this lap misses (empty when all pass)."""
+        out = []
+        for name, limit in ENVELOPE.items():
+            value = float(getattr(self, name))
+            if not limit.ok(value):
+                out.append(f"{limit.label}: {value:g} not in [{limit.low:g}, {limit.high:g}]")
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_NEEDED = (
+    "car_id",
+    "sim_time_s",
+    "lap",
+    "lap_distance_m",
+    "speed_kmh",
+    "throttle",
+    "brake",
+    "gear",
+    "rpm",
+    "g_lat",
+    "g_long",
+    "fuel_kg",
+)
+
+
+def _columns(data: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, np.ndarray]:
+    if isinstance(data, Mapping):
+        return {name: np.asarray(data[name]) for name in _NEEDED}
+    return {name: np.asarray([r[name] for r in data]) for name in _NEEDED}
+
+
+def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
+    if window <= 1 or len(values) < window:
+        return values
+    kernel = np.ones(window) / window
+    return np.convolve(values, kernel, mode="same")
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, end) index pairs of the True runs of a boolean array."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def lap_report(
+    data: Sequence[Mapping[str, Any]] | Mapping[str, Any], car_id: str | None = None
+) -> list[LapFigures]:
+    """Figures of every complete lap in ``data`` (of ``car_id`` only, when given)."""
+    cols = _columns(data)
+    cars = cols["car_id"].astype(str)
+    wanted = [car_id] if car_id is not None else list(dict.fromkeys(cars.tolist()))
+    out: list[LapFigures] = []
+    for car in wanted:
+        sel = cars == car
+        c = {name: arr[sel] for name, arr in cols.items()}
+        order = np.argsort(c["sim_time_s"], kind="stable")
+        c = {name: arr[order] for name, arr in c.items()}
+        out.extend(_car_laps(car, c))
+    return out
+
+
+def _car_laps(car: str, c: dict[str, np.ndarray]) -> list[LapFigures]:
+    t = c["sim_time_s"].astype(float)
+    if len(t) < 3:
+        return []
+    dt = float(np.median(np.diff(t)))
+    lap = c["lap"].astype(int)
+    starts = np.flatnonzero(np.diff(lap) != 0) + 1  # first sample of each new lap
+    laps: list[LapFigures] = []
+    # A lap counts when its first sample is just past the line: either a crossing seen in
+    # the data, or the very first sample of the data at the line (a start from rest).
+    first = [0] if c["lap_distance_m"][0] < 1.0 else []
+    bounds = first + starts.tolist()
+    for a, b in itertools.pairwise(bounds):
+        if lap[b] != lap[a] + 1:
+            continue
+        laps.append(_lap_figures(car, int(lap[a]), c, a, b, dt))
+    return laps
+
+
+def _crossing_time(c: dict[str, np.ndarray], i: int) -> float:
+    v = max(float(c["speed_kmh"][i]) / 3.6, 0.1)
+    past = float(c["lap_distance_m"][i])
+    return float(c["sim_time_s"][i]) - (past / v if past < 50.0 else 0.0)
+
+
+def _lap_figures(
+    car: str, lap: int, c: dict[str, np.ndarray], a: int, b: int, dt: float
+) -> LapFigures:
+    sl = slice(a, b)
+    speed = c["speed_kmh"][sl].astype(float)
+    throttle = c["throttle"][sl].astype(float)
+    brake = c["brake"][sl].astype(float)
+    gear = c["gear"][sl].astype(int)
+    rpm = c["rpm"][sl].astype(float)
+    g_lat = c["g_lat"][sl].astype(float)
+    g_long = c["g_long"][sl].astype(float)
+    window = max(round(PEAK_FILTER_S / dt), 1)
+    zones = [(s, e) for s, e in _runs(brake > BRAKE_ZONE_LEVEL) if (e - s) * dt >= BRAKE_ZONE_MIN_S]
+    full = throttle >= FULL_THROTTLE
+    ft_high = full & (gear >= 3)
+    gears = tuple(sorted(int(g) for g in np.unique(gear) if g > 0))
+    return LapFigures(
+        car_id=car,
+        lap=lap,
+        lap_time_s=_crossing_time(c, b) - _crossing_time(c, a),
+        top_speed_kmh=float(speed.max()),
+        min_speed_kmh=float(speed.min()),
+        peak_lat_g=float(_moving_average(np.abs(g_lat), window).max()),
+        max_lat_g_sample=float(np.abs(g_lat).max()),
+        mean_abs_lat_g=float(np.abs(g_lat).mean()),
+        peak_brake_g=float(_moving_average(-g_long, window).max()),
+        braking_zones=len(zones),
+        brake_time_s=float((brake > BRAKE_APPLIED).sum() * dt),
+        full_throttle_share=float(full.mean()),
+        brake_share=float((brake > BRAKE_APPLIED).mean()),
+        fuel_used_kg=float(c["fuel_kg"][a] - c["fuel_kg"][b]),
+        gears_used=gears,
+        n_gears_used=len(gears),
+        gear_changes=int(np.count_nonzero(np.diff(gear))),
+        rpm_full_throttle_min=float(rpm[ft_high].min()) if ft_high.any() else float("nan"),
+        rpm_full_throttle_max=float(rpm[ft_high].max()) if ft_high.any() else float("nan"),
+        standing_start=bool(speed[0] < 5.0),
+    )
+
+
+def _fmt(name: str, value: float) -> str:
+    if name.endswith("_share"):
+        return f"{100.0 * value:.1f} %"
+    if name in ("braking_zones", "n_gears_used"):
+        return f"{int(value)}"
+    if name.startswith("rpm"):
+        return f"{value:,.0f}"
+    return f"{value:.2f}"
+
+
+def format_report(laps: Sequence[LapFigures]) -> str:
+    """A text table: one row per envelope item, one column per lap, the envelope, pass/fail.
+
+    The pass column judges the flying laps only; a lap from a standing start is shown (its
+    column is marked "(start)") but the envelope does not apply to it.
+    """
+    header = [
+        "figure",
+        *[f"{lap.car_id} lap {lap.lap}{' (start)' if lap.standing_start else ''}" for lap in laps],
+        "envelope",
+        "pass",
+    ]
+    rows = [header]
+    for name, limit in ENVELOPE.items():
+        values = [float(getattr(lap, name)) for lap in laps]
+        label = f"{limit.label} ({limit.unit})" if limit.unit else limit.label
+        band = f"{_fmt(name, limit.low)} .. {_fmt(name, limit.high)}"
+        judged = [float(getattr(lap, name)) for lap in laps if not lap.standing_start]
+        ok = bool(judged) and all(limit.ok(v) for v in judged)
+        rows.append([label, *[_fmt(name, v) for v in values], band, "PASS" if ok else "FAIL"])
+    extra = [
+        ("brake time (s)", [f"{lap.brake_time_s:.1f}" for lap in laps]),
+        ("gear changes", [str(lap.gear_changes) for lap in laps]),
+    ]
+    for label, values in extra:
+        rows.append([label, *values, "", ""])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
