@@ -1,0 +1,191 @@
+"""f1-simulate against the real broker and registry, run as the process a user would run."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas import cli as schemas_cli
+from schemas.endpoints import Endpoints
+from schemas.registry import SchemaRegistry
+from schemas.serde import telemetry_deserializer
+
+SESSION_START_S = "1751800000"  # a fixed session start: runs with one seed are identical
+
+
+@pytest.fixture
+def topic(endpoints: Endpoints, unique: str) -> str:
+    name = f"it-sim-{unique}"
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin.create_topics([NewTopic(name, 3, 1)])[name].result(timeout=30)
+    args = ["register", "--registry", endpoints.schema_registry_url]
+    args += ["--telemetry-topic", name, "--analytics-topic", f"it-sim-analytics-{unique}"]
+    assert schemas_cli.main(args) == 0
+    return name
+
+
+def _simulate(endpoints: Endpoints, *args: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "producer", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _delivered(log: str) -> int:
+    match = re.search(r"produced ([\d,]+) records .* ([\d,]+) delivered, 0 failed", log)
+    assert match, log
+    produced, delivered = (int(g.replace(",", "")) for g in match.groups())
+    assert produced == delivered
+    return delivered
+
+
+def _read_all(endpoints: Endpoints, topic: str) -> list:
+    """Every record of the topic, from the beginning to the current end of each partition."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": endpoints.kafka_bootstrap,
+            "group.id": f"it-read-{topic}-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    ends = {}
+    for partition in metadata.partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+        ends[partition] = high
+    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+    messages = []
+    deadline = time.monotonic() + 60
+    remaining = {p for p, high in ends.items() if high > 0}
+    while remaining and time.monotonic() < deadline:
+        msg = consumer.poll(0.5)
+        if msg is None or msg.error() is not None:
+            continue
+        messages.append(msg)
+        if msg.offset() + 1 >= ends[msg.partition()]:
+            remaining.discard(msg.partition())
+    consumer.close()
+    assert not remaining, "timed out reading the topic"
+    return messages
+
+
+def test_a_grid_lap_at_max_rate_lands_whole_and_in_order(endpoints: Endpoints, topic: str) -> None:
+    proc = _simulate(
+        endpoints,
+        "--cars",
+        "3",
+        "--laps",
+        "1",
+        "--rate",
+        "max",
+        "--topic",
+        topic,
+        "--seed",
+        "11",
+        "--session-start",
+        SESSION_START_S,
+        "--session-id",
+        "it-grid",
+    )
+    _, log = proc.communicate(timeout=300)
+    assert proc.returncode == 0, log
+    delivered = _delivered(log)
+
+    messages = _read_all(endpoints, topic)
+    assert len(messages) == delivered
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        decode = telemetry_deserializer(registry).decode
+        by_car: dict[str, list[dict]] = {}
+        for msg in messages:
+            record = decode(msg.value())
+            assert msg.key().decode() == record["car_id"]
+            by_car.setdefault(record["car_id"], []).append(record)
+    assert sorted(by_car) == ["car-01", "car-02", "car-03"]
+    for records in by_car.values():
+        stamps = [r["timestamp"] for r in records]
+        # One partition per key keeps each car in order, one record per 10 ms tick.
+        assert all(b - a == 10_000 for a, b in itertools.pairwise(stamps))
+        assert {r["session_id"] for r in records} == {"it-grid"}
+        assert records[0]["timestamp"] == int(SESSION_START_S) * 1_000_000 + 10_000
+    # Every car has finished lap 1: the slowest one (car 0, from rest) took one lap.
+    assert min(max(r["lap"] for r in records) for records in by_car.values()) >= 1
+    assert max(r["lap"] for r in by_car["car-01"]) == 1
+
+
+def test_the_file_output_holds_the_same_records_as_kafka(
+    endpoints: Endpoints, topic: str, tmp_path: Path
+) -> None:
+    common = ["--cars", "2", "--laps", "1", "--rate", "max", "--seed", "5"]
+    common += ["--session-start", SESSION_START_S, "--session-id", "it-same"]
+    to_kafka = _simulate(endpoints, *common, "--topic", topic)
+    _, log = to_kafka.communicate(timeout=300)
+    assert to_kafka.returncode == 0, log
+    out = tmp_path / "run.jsonl"
+    to_file = _simulate(endpoints, *common, "--output", str(out))
+    _, file_log = to_file.communicate(timeout=300)
+    assert to_file.returncode == 0, file_log
+
+    from_file = [json.loads(line) for line in out.read_text().splitlines()]
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        decode = telemetry_deserializer(registry).decode
+        from_kafka = [decode(m.value()) for m in _read_all(endpoints, topic)]
+    key = lambda r: (r["car_id"], r["timestamp"])  # noqa: E731
+    from_file.sort(key=key)
+    from_kafka.sort(key=key)
+    assert len(from_file) == len(from_kafka) == _delivered(log)
+    for a, b in zip(from_file, from_kafka, strict=True):
+        for name, value in a.items():
+            if isinstance(value, float):
+                # Kafka carries the channels as 32-bit floats.
+                assert b[name] == pytest.approx(value, rel=1e-6, abs=1e-4), name
+            else:
+                assert b[name] == value, name
+
+
+def test_sigint_flushes_and_reports_exactly_what_was_delivered(
+    endpoints: Endpoints, topic: str
+) -> None:
+    proc = _simulate(endpoints, "--cars", "20", "--rate", "5", "--topic", topic)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, log = proc.communicate(timeout=120)
+    assert proc.returncode == 0, log
+    assert "stopped by SIGINT" in log
+    delivered = _delivered(log)
+    assert delivered > 0
+    assert len(_read_all(endpoints, topic)) == delivered
+
+
+def test_an_unreachable_broker_is_one_clear_line(endpoints: Endpoints) -> None:
+    env_free = _simulate(endpoints, "--bootstrap", "127.0.0.1:1", "--laps", "1")
+    _, log = env_free.communicate(timeout=120)
+    assert env_free.returncode == 1
+    assert "Traceback" not in log
+    assert "f1-simulate: Kafka at 127.0.0.1:1 is unreachable" in log
+
+
+def test_a_missing_subject_is_one_clear_line(endpoints: Endpoints, unique: str) -> None:
+    proc = _simulate(endpoints, "--topic", f"it-unregistered-{unique}", "--laps", "1")
+    _, log = proc.communicate(timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in log
+    assert f"it-unregistered-{unique}-value" in log and "f1-schemas register" in log
