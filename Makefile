@@ -56,10 +56,17 @@ integration: setup
 	$(BIN)/pytest -q integration_tests
 
 test: setup lint
+	$(BIN)/f1-schemas check
 	$(BIN)/pytest -q tests integration_tests
 
+# Flags for the simulator in the demo, e.g. make demo SIM_ARGS="--cars 5 --rate 2".
+SIM_ARGS ?= --cars 20
+
 demo: stack
-	@echo "The stack is running; stop it with: make stack-down"
+	$(BIN)/f1-schemas register
+	@echo "Streaming a live grid to f1-telemetry; Ctrl-C stops it (the stack keeps running:"
+	@echo "make stack-down stops it)."
+	$(BIN)/f1-simulate $(SIM_ARGS)
 
 bench: stack
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
