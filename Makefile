@@ -59,14 +59,11 @@ test: setup lint
 	$(BIN)/f1-schemas check
 	$(BIN)/pytest -q tests integration_tests
 
-# Flags for the simulator in the demo, e.g. make demo SIM_ARGS="--cars 5 --rate 2".
-SIM_ARGS ?= --cars 20
+# Flags for the demo, e.g. make demo DEMO_ARGS="--cars 5 --rate 2".
+DEMO_ARGS ?=
 
-demo: stack
-	$(BIN)/f1-schemas register
-	@echo "Streaming a live grid to f1-telemetry; Ctrl-C stops it (the stack keeps running:"
-	@echo "make stack-down stops it)."
-	$(BIN)/f1-simulate $(SIM_ARGS)
+demo: setup
+	$(BIN)/f1-stack demo $(DEMO_ARGS)
 
 bench: stack
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -16,12 +16,15 @@ import sys
 import time
 from collections.abc import Sequence
 
+from schemas.endpoints import Endpoints
 from schemas.errors import F1Error
+from stack import demo as demo_module
 from stack import paths, procs, spark_jars
 from stack.apicurio import Apicurio
 from stack.influxdb import BUCKET, ORG, InfluxDB
 from stack.kafka import Kafka
 from stack.service import Service
+from stack.topics import ensure_topics, platform_topics
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +110,15 @@ def status() -> int:
     return 0 if all_ok else 1
 
 
+def topics() -> int:
+    specs = platform_topics()
+    created = ensure_topics(Endpoints.from_env().kafka_bootstrap, specs)
+    for spec in specs:
+        state = "created" if spec.name in created else "exists"
+        print(f"{spec.name:24} {spec.partitions:>2} partition(s)  {state}")
+    return 0
+
+
 def logs(name: str | None, lines: int, follow: bool) -> int:
     known = {s.name: s for s in services()}
     if name is not None and name not in known:
@@ -156,6 +168,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("up", help="install, start and wait for every service (idempotent)")
     commands.add_parser("down", help="stop the processes f1-stack started")
     commands.add_parser("status", help="show each service's pid, port, health and memory")
+    commands.add_parser("topics", help="create the platform's topics (idempotent)")
+    demo_parser = commands.add_parser(
+        "demo", help="the stack, schemas and topics, then every service until Ctrl-C"
+    )
+    demo_parser.add_argument("--cars", type=int, default=20, help="cars on track (20)")
+    demo_parser.add_argument("--rate", default="realtime", help="simulator rate (realtime)")
+    demo_parser.add_argument(
+        "--dashboard-port", type=int, default=demo_module.DASHBOARD_PORT, help="(5006)"
+    )
     logs_parser = commands.add_parser("logs", help="show a service's log")
     logs_parser.add_argument("service", nargs="?", help="kafka, schema-registry or influxdb")
     logs_parser.add_argument("-n", "--lines", type=int, default=40, help="lines to show (40)")
@@ -173,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return down()
         if args.command == "status":
             return status()
+        if args.command == "topics":
+            return topics()
+        if args.command == "demo":
+            return demo_module.run(args.cars, args.rate, args.dashboard_port)
         return logs(args.service, args.lines, args.follow)
     except F1Error as exc:
         print(f"f1-stack: {exc}", file=sys.stderr)
