@@ -3,10 +3,11 @@
 Usage: python benchmarks/bench_simulator.py [--seconds 5] [--cars 1 20]
 
 Prints the machine (cores, memory, Python, numpy), the command, and for each grid size the
-time per tick, car-ticks per second from ``Simulation.step`` (columnar batches), and the
-same including :func:`producer.simulation.to_records` (dict records, what a serialiser
-consumes). The lap-start profile rebuilds are included, since a run covers several laps'
-worth of rebuilds per car.
+time per tick, car-ticks per second from ``Simulation.step`` (one tick per call, as at
+``--rate realtime``), from ``Simulation.step_block`` with 50 ticks per call (as at
+``--rate max``), and ``step`` plus :func:`producer.simulation.to_records` (dict records, what
+a per-record serialiser consumes). The lap-start profile rebuilds are included, since a run
+covers several laps' worth of rebuilds per car.
 """
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ def machine_info() -> str:
     )
 
 
-def measure(n_cars: int, seconds: float, records: bool) -> tuple[float, int]:
+BLOCK_TICKS = 50
+
+
+def measure(n_cars: int, seconds: float, mode: str) -> tuple[float, int]:
     """Run for about ``seconds`` of wall time; returns (elapsed, ticks)."""
     sim = Simulation(silverstone(), n_cars=n_cars, seed=1)
     for _ in range(100):  # warm-up
@@ -60,11 +64,16 @@ def measure(n_cars: int, seconds: float, records: bool) -> tuple[float, int]:
     start = time.perf_counter()
     deadline = start + seconds
     while True:
-        for _ in range(500):
-            batch = sim.step()
-            if records:
-                to_records(batch)
-        ticks += 500
+        if mode == "block50":
+            for _ in range(10):
+                sim.step_block(BLOCK_TICKS)
+            ticks += 10 * BLOCK_TICKS
+        else:
+            for _ in range(500):
+                batch = sim.step()
+                if mode == "records":
+                    to_records(batch)
+            ticks += 500
         now = time.perf_counter()
         if now >= deadline:
             return now - start, ticks
@@ -79,12 +88,11 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
     print(f"{'cars':>5} {'mode':>8} {'us/tick':>9} {'car-ticks/s':>13} {'x real time':>12}")
     for n_cars in args.cars:
-        for records in (False, True):
-            elapsed, ticks = measure(n_cars, args.seconds, records)
+        for mode in ("columns", "block50", "records"):
+            elapsed, ticks = measure(n_cars, args.seconds, mode)
             per_tick = elapsed / ticks
             rate = n_cars * ticks / elapsed
             realtime = ticks / 100 / elapsed  # simulated seconds per wall second at 100 Hz
-            mode = "records" if records else "columns"
             print(f"{n_cars:>5} {mode:>8} {per_tick * 1e6:>9.1f} {rate:>13,.0f} {realtime:>12,.0f}")
     return 0
 

@@ -74,6 +74,10 @@ NOISE_SPEED_KMH = 0.15
 NOISE_RPM = 20.0
 NOISE_G = 0.03
 NOISE_STEERING = 0.002  # fraction of full lock
+# Noise is drawn this many ticks at a time (one generator call), whatever the block size.
+NOISE_CHUNK_TICKS = 100
+# No car goes faster than this (m/s): lets the lap-line test skip ticks where none can cross.
+MAX_SPEED_BOUND_M_S = 200.0
 
 Batch = dict[str, np.ndarray]
 
@@ -179,7 +183,8 @@ class Simulation:
         self._noise_scale = np.array(
             [NOISE_SPEED_KMH, NOISE_STEERING, NOISE_RPM, NOISE_G, NOISE_G]
         )[:, None]
-        self._kmh = const(3.6)
+        self._noise_buf = np.empty((0, 5, n))
+        self._noise_pos = NOISE_CHUNK_TICKS
 
         # Gear tables, flat and indexed by car * 9 + gear (gear 0 unused): the speed above
         # which the car shifts up, the speed below which it shifts down, rpm per m/s.
@@ -218,10 +223,16 @@ class Simulation:
         self._r0 = r0
         self._geo = np.column_stack([k0, r0, x0, y0])
         self._dgeo = np.column_stack([dk, dr, dx, dy])
+        # The physics needs curvature and progress ratio every tick; positions are
+        # interpolated once per block.
+        self._kr = np.ascontiguousarray(self._geo[:, :2])
+        self._dkr = np.ascontiguousarray(self._dgeo[:, :2])
+        self._x0, self._dx, self._y0, self._dy = x0, dx, y0, dy
+        # Bound on the distance any car covers in one tick (far above any car's top speed).
+        self._max_step_m = MAX_SPEED_BOUND_M_S * self.dt * float(r0.max())
         self._drs_zone = np.append(track.drs_mask, track.drs_mask[0])
         self._sector_2 = const(track.sector_starts_m[1])
         self._sector_3 = const(track.sector_starts_m[2])
-        self._sector_1 = np.ones(n, dtype=np.int64)
         self._ds_drive = track.spacing_m / self._r0
 
         # Constant string columns, as object arrays so that tolist() yields str.
@@ -243,7 +254,6 @@ class Simulation:
 
         # Dynamic state.
         self.lap = np.ones(n, dtype=np.int64)
-        self._lap_base = np.zeros(n)  # (lap - 1) * length
         self.s = np.array([i * track.length_m / n for i in range(n)])
         self.fuel = per_car("fuel_start_kg")
         self.wear = np.zeros(n)
@@ -260,7 +270,8 @@ class Simulation:
         self.braking = np.zeros(n, dtype=bool)
         wanted = (self.v[:, None] >= v_up).sum(axis=1) + 1
         self.gear = np.minimum(wanted, 8).astype(np.int64)
-        self._geo_now = self._geometry(self.s)[0]
+        geo_now = self._geometry(self.s)[0]
+        self._k_now, self._ratio_now = geo_now[:, 0], geo_now[:, 1]
 
     # ------------------------------------------------------------------ profile
     def _rebuild_profile(self, i: int) -> None:
@@ -291,145 +302,314 @@ class Simulation:
     # ------------------------------------------------------------------ stepping
     def step(self) -> Batch:
         """Advance every car by one tick and return the columnar batch of that instant."""
-        s = self.s
-        v = self.v
+        return self.step_block(1)
 
-        # Track at the car's position (looked up at the end of the previous tick).
-        k = self._geo_now[:, 0]
-        ratio = self._geo_now[:, 1]
+    def step_block(self, n_ticks: int) -> Batch:
+        """Advance every car by ``n_ticks`` ticks; the batches of those instants concatenated
+        (tick-major, car-minor), the same records as ``n_ticks`` calls of :meth:`step`.
 
-        # Target speed a little ahead (the driver's reaction time) and its slope.
-        ahead = s + v * self._lookahead
-        ahead = ahead - self._length * (ahead >= self._length)
-        ua = ahead * self._inv_spacing
-        ja = ua.astype(np.intp)
-        fa = ua - ja
-        ja = ja + self._row_off
-        v_target = self._vlim_f.take(ja) + fa * self._dvlim_f.take(ja)
-        a_ff = self._aff_f.take(ja)
-
-        # Forces available at this speed: tyre grip (load-sensitive, worn, shared with
-        # cornering through the friction ellipse), power, brakes.
-        mass = self._mass_dry + self.fuel
-        v2 = v * v
-        fz = mass * self._g + self._c_down * v2
-        lat_cap = self._mu_lat * (self._one - self._grip_loss * self.wear)
-        lat_cap = lat_cap * (self._load_c0 + self._load_c1 * fz) * fz
-        use = np.minimum(mass * v2 * np.abs(k) / lat_cap, self._one)
-        f_long = lat_cap * self._long_over_lat * np.sqrt(self._one - use * use) + self._one
+        The physics runs tick by tick (each tick depends on the one before); the channels
+        that only report the state (positions, noise, rpm, units) are computed once for the
+        whole block, which is what makes long blocks cheaper per tick.
+        """
+        if n_ticks < 1:
+            raise ValueError(f"n_ticks must be at least 1, got {n_ticks}")
+        s, v = self.s, self.v
+        throttle, brake, braking = self.throttle, self.brake, self.braking
+        fuel, wear, gear, lap = self.fuel, self.wear, self.gear, self.lap
+        drs_open, ers_used = self.drs_open, self.ers_used
+        k, ratio = self._k_now, self._ratio_now
+        # Constants as locals: the loop below is the simulator's hot path.
+        one, zero, dt, half_dt, hz = self._one, self._zero, self._dt, self._half_dt, self._hz
+        g, inv_g, length = self._g, self._inv_g, self._length
+        lookahead, inv_spacing, row_off = self._lookahead, self._inv_spacing, self._row_off
+        vlim_f, dvlim_f, aff_f = self._vlim_f, self._dvlim_f, self._aff_f
+        mass_dry, c_down, mu_lat = self._mass_dry, self._c_down, self._mu_lat
+        grip_loss = self._grip_loss
+        load_c0, load_c1, long_over_lat = self._load_c0, self._load_c1, self._long_over_lat
+        share, crr, brake_max = self._share, self._crr, self._brake_max
+        two_tau, two_d0, limits = self._two_tau, self._two_d0, self._pedal_limits
+        ice_w, ers_w, ers_lap_j = self._ice_w, self._ers_w, self._ers_lap_j
+        overrun_w, fuel_per_j, fuel_cap = self._overrun_w, self._fuel_per_j, self._fuel_cap
+        wear_rate, kr_table, dkr_table = self._wear_rate, self._kr, self._dkr
+        gear_off, gear_up, gear_down = self._gear_off, self._gear_up, self._gear_down
+        ers_limited, drs_enabled = self._ers_limited, self.drs_enabled
         power = self._power
-        if self._ers_limited:
-            power = self._ice_w + self._ers_w * (self.ers_used < self._ers_lap_j)
-        f_power = power / np.maximum(v, self._one)
-        f_traction = f_long * self._share
         c_drag = self._c_drag
-        if self.drs_enabled:
-            c_drag = np.where(self.drs_open, self._c_drag_drs, self._c_drag)
-        f_resist = c_drag * v2 + self._crr * fz
+        length_m, max_step_m = self.track.length_m, self._max_step_m
+        safe_ticks = 0
 
-        # Driver: the acceleration that reaches the target, as pedal demands. The throttle is
-        # the share of the engine's power asked for and the brake the share of the brake
-        # system's force; the driver asks no more than the tyres can transmit.
-        a_cmd = a_ff + (v_target * v_target - v2) / (v * self._two_tau + self._two_d0)
-        f_need = mass * a_cmd + f_resist
-        throttle, brake, self.braking = pedal_step(
-            self.throttle,
-            self.brake,
-            self.braking,
-            np.minimum(f_need, f_traction) / f_power,
-            np.minimum(-f_need, f_long) / self._brake_max,
-            self._pedal_limits,
-        )
+        out_s, out_v, out_thr, out_brk, out_gear, out_k = [], [], [], [], [], []
+        out_glat, out_glong, out_fuel, out_wear, out_lap, out_drs = [], [], [], [], [], []
+        for _ in range(n_ticks):
+            # Target speed a little ahead (the driver's reaction time) and its slope.
+            ahead = v * lookahead
+            ahead += s
+            np.subtract(ahead, length, out=ahead, where=ahead >= length)
+            ua = ahead * inv_spacing
+            ja = ua.astype(np.intp)
+            fa = ua - ja
+            ja += row_off
+            v_target = fa * dvlim_f.take(ja)
+            v_target += vlim_f.take(ja)
+            a_ff = aff_f.take(ja)
 
-        # Longitudinal dynamics (semi-implicit Euler).
-        f_drive = np.minimum(throttle * f_power, f_traction)
-        f_brake = np.minimum(brake * self._brake_max, f_long)
-        accel = (f_drive - f_brake - f_resist) / mass
-        v_new = np.maximum(v + accel * self._dt, self._zero)
-        accel = (v_new - v) * self._hz
-        driven = (v + v_new) * self._half_dt
-        s_new = s + driven * ratio
+            # Forces available at this speed: tyre grip (load-sensitive, worn, shared with
+            # cornering through the friction ellipse), power, brakes.
+            mass = mass_dry + fuel
+            v2 = v * v
+            fz = mass * g
+            fz += c_down * v2
+            lat_cap = grip_loss * wear
+            np.subtract(one, lat_cap, out=lat_cap)
+            lat_cap *= mu_lat
+            load = load_c1 * fz
+            load += load_c0
+            lat_cap *= load
+            lat_cap *= fz
+            use = mass * v2
+            use *= np.abs(k)
+            use /= lat_cap
+            np.minimum(use, one, out=use)
+            use *= use
+            np.subtract(one, use, out=use)
+            f_long = lat_cap * long_over_lat
+            f_long *= np.sqrt(use, out=use)
+            f_long += one
+            if ers_limited:
+                power = ice_w + ers_w * (ers_used < ers_lap_j)
+            f_power = power / np.maximum(v, one)
+            f_traction = f_long * share
+            if drs_enabled:
+                c_drag = np.where(drs_open, self._c_drag_drs, self._c_drag)
+            f_resist = c_drag * v2
+            f_resist += crr * fz
 
-        # Fuel burnt by the engine's power (capped flow); tyre wear from the tyres' work.
-        burn = np.minimum(
-            np.maximum(throttle * self._ice_w, self._overrun_w) * self._fuel_per_j, self._fuel_cap
-        )
-        self.fuel = np.maximum(self.fuel - burn * self._dt, self._zero)
-        if self._ers_limited:
-            self.ers_used = self.ers_used + throttle * self._ers_w * self._dt
-        g_lat = v_new * v_new * k * self._inv_g
-        g_long = accel * self._inv_g
-        g_comb = np.sqrt(g_lat * g_lat + g_long * g_long)
-        self.wear = np.minimum(self.wear + self._wear_rate * g_comb * driven, self._one)
-
-        # Lap line: new lap, new profile for the fuel and tyres of the moment.
-        crossed = s_new >= self._length
-        if np.count_nonzero(crossed):
-            s_new = s_new - self._length * crossed
-            self.lap = self.lap + crossed
-            self._lap_base = (self.lap - 1) * self._length
-            if self._ers_limited:
-                self.ers_used = self.ers_used * ~crossed
-            for i in np.flatnonzero(crossed):
-                self._rebuild_profile(int(i))
-
-        geo, j = self._geometry(s_new)
-        self._geo_now = geo
-        # DRS opens in a zone at full throttle (from lap 2), closes on braking or zone exit.
-        if self.drs_enabled:
-            self.drs_open = (
-                self._drs_zone.take(j)
-                & (self.lap >= 2)
-                & (brake < 0.01)
-                & (self.drs_open | (throttle > 0.95))
+            # Driver: the acceleration that reaches the target, as pedal demands. The
+            # throttle is the share of the engine's power asked for and the brake the share
+            # of the brake system's force; the driver asks no more than the tyres can
+            # transmit.
+            reach = v * two_tau
+            reach += two_d0
+            a_cmd = v_target * v_target
+            a_cmd -= v2
+            a_cmd /= reach
+            a_cmd += a_ff
+            f_need = mass * a_cmd
+            f_need += f_resist
+            thr_demand = np.minimum(f_need, f_traction)
+            thr_demand /= f_power
+            brk_demand = np.minimum(np.negative(f_need, out=f_need), f_long)
+            brk_demand /= brake_max
+            throttle, brake, braking = pedal_step(
+                throttle, brake, braking, thr_demand, brk_demand, limits
             )
 
-        # Gear from speed: one shift at most per tick (speed changes < 1 m/s per tick).
-        gi = self._gear_off + self.gear
-        gear = self.gear + (v_new >= self._gear_up.take(gi)) - (v_new < self._gear_down.take(gi))
-        rpm = v_new * self._gear_rpm.take(self._gear_off + gear)
-        rpm = np.minimum(np.maximum(rpm, self._min_rpm), self._rev_limit)
+            # Longitudinal dynamics (semi-implicit Euler).
+            f_drive = throttle * f_power
+            np.minimum(f_drive, f_traction, out=f_drive)
+            f_brake = brake * brake_max
+            np.minimum(f_brake, f_long, out=f_brake)
+            f_drive -= f_brake
+            f_drive -= f_resist
+            accel = f_drive
+            accel /= mass
+            accel *= dt
+            accel += v
+            v_new = np.maximum(accel, zero, out=accel)
+            accel = v_new - v
+            accel *= hz
+            driven = v + v_new
+            driven *= half_dt
+            s_new = driven * ratio
+            s_new += s
 
-        self.s = s_new
-        self.v = v_new
-        self.throttle = throttle
-        self.brake = brake
-        self.gear = gear
-        self.tick += 1
+            # Fuel burnt by the engine's power (capped flow); tyre wear from the tyres' work.
+            burn = throttle * ice_w
+            np.maximum(burn, overrun_w, out=burn)
+            burn *= fuel_per_j
+            np.minimum(burn, fuel_cap, out=burn)
+            burn *= dt
+            fuel = fuel - burn
+            np.maximum(fuel, zero, out=fuel)
+            if ers_limited:
+                ers_used = ers_used + throttle * ers_w * dt
+            g_lat = v_new * v_new
+            g_lat *= k
+            g_lat *= inv_g
+            g_long = accel * inv_g
+            g_comb = g_lat * g_lat
+            g_comb += g_long * g_long
+            np.sqrt(g_comb, out=g_comb)
+            g_comb *= wear_rate
+            g_comb *= driven
+            wear = wear + g_comb
+            np.minimum(wear, one, out=wear)
 
-        noise = self._rng.standard_normal((5, self.n_cars)) * self._noise_scale
+            # Lap line: new lap, new profile for the fuel and tyres of the moment. No car
+            # moves more than max_step_m per tick, so the test waits until one can arrive.
+            safe_ticks -= 1
+            if safe_ticks <= 0:
+                crossed = s_new >= length
+                safe_ticks = int((length_m - s_new.max()) / max_step_m)
+            if safe_ticks <= 0 and np.count_nonzero(crossed):
+                s_new = s_new - length * crossed
+                lap = lap + crossed
+                if ers_limited:
+                    ers_used = ers_used * ~crossed
+                self.fuel, self.wear = fuel, wear
+                for i in np.flatnonzero(crossed):
+                    self._rebuild_profile(int(i))
+                safe_ticks = int((length_m - s_new.max()) / max_step_m)
+
+            # Track at the new position: curvature and progress ratio for the next tick.
+            u = s_new * inv_spacing
+            j = u.astype(np.intp)
+            kr = (u - j)[:, None] * dkr_table.take(j, axis=0)
+            kr += kr_table.take(j, axis=0)
+            k_next, ratio = kr[:, 0], kr[:, 1]
+            # DRS opens in a zone at full throttle (from lap 2), closes on braking or zone
+            # exit.
+            if drs_enabled:
+                drs_open = (
+                    self._drs_zone.take(j)
+                    & (lap >= 2)
+                    & (brake < 0.01)
+                    & (drs_open | (throttle > 0.95))
+                )
+
+            # Gear from speed: one shift at most per tick (speed changes < 1 m/s per tick).
+            gi = gear_off + gear
+            gear = gear + (v_new >= gear_up.take(gi))
+            gear -= v_new < gear_down.take(gi)
+
+            out_s.append(s_new)
+            out_v.append(v_new)
+            out_thr.append(throttle)
+            out_brk.append(brake)
+            out_gear.append(gear)
+            out_k.append(k)
+            out_glat.append(g_lat)
+            out_glong.append(g_long)
+            out_fuel.append(fuel)
+            out_wear.append(wear)
+            out_lap.append(lap)
+            out_drs.append(drs_open)
+            s, v, k = s_new, v_new, k_next
+
+        self.s, self.v = s, v
+        self.throttle, self.brake, self.braking = throttle, brake, braking
+        self.fuel, self.wear, self.gear, self.lap = fuel, wear, gear, lap
+        self.drs_open, self.ers_used = drs_open, ers_used
+        self._k_now, self._ratio_now = k, ratio
+        first_tick = self.tick + 1
+        self.tick += n_ticks
+        return self._report(
+            first_tick,
+            n_ticks,
+            out_s,
+            out_v,
+            out_thr,
+            out_brk,
+            out_gear,
+            out_k,
+            out_glat,
+            out_glong,
+            out_fuel,
+            out_wear,
+            out_lap,
+            out_drs,
+        )
+
+    def _noise(self, n_ticks: int) -> np.ndarray:
+        """Sensor noise of the next ``n_ticks`` ticks, shape (5, n_ticks, n_cars).
+
+        Drawn in chunks of ``NOISE_CHUNK_TICKS`` ticks whatever the block size, so a seed gives
+        the same records whether the simulation is stepped tick by tick or in blocks.
+        """
+        parts = []
+        need = n_ticks
+        while need:
+            if self._noise_pos == NOISE_CHUNK_TICKS:
+                shape = (NOISE_CHUNK_TICKS, 5, self.n_cars)
+                self._noise_buf = self._rng.standard_normal(shape) * self._noise_scale
+                self._noise_pos = 0
+            take = min(need, NOISE_CHUNK_TICKS - self._noise_pos)
+            parts.append(self._noise_buf[self._noise_pos : self._noise_pos + take])
+            self._noise_pos += take
+            need -= take
+        block = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return block.transpose(1, 0, 2)
+
+    def _report(self, first_tick: int, n_ticks: int, *columns: list[np.ndarray]) -> Batch:
+        """The telemetry channels of a block from the state recorded at each tick."""
+        # (n_ticks, n_cars) arrays: per-car constants broadcast along the ticks.
+        n = self.n_cars
+        s, v, thr, brk, gear, k, g_lat, g_long, fuel, wear, lap, drs = (
+            (c[0] if n_ticks == 1 else np.concatenate(c)).reshape(n_ticks, n) for c in columns
+        )
+        size = n_ticks * n
+        speed_noise, steer_noise, rpm_noise, g_lat_noise, g_long_noise = self._noise(n_ticks)
+        ticks = np.arange(first_tick, first_tick + n_ticks, dtype=np.int64).repeat(n)
+        u = s * self._inv_spacing[0]
+        j = u.astype(np.intp)
+        f = u - j
+        rpm = v * self._gear_rpm.take(self._gear_off + gear)
+        np.maximum(rpm, self._min_rpm, out=rpm)
+        np.minimum(rpm, self._rev_limit, out=rpm)
+        rpm += rpm_noise
+        steer = np.arctan(self._wheelbase * k)
+        steer *= self._steer_per_rad
+        np.negative(steer, out=steer)
+        steer += steer_noise
+        np.minimum(steer, 1.0, out=steer)
+        np.maximum(steer, -1.0, out=steer)
+        speed = v * 3.6
+        speed += speed_noise
+        g_lat += g_lat_noise
+        np.negative(g_lat, out=g_lat)
+        sector = (s >= self._sector_2[0]).astype(np.int64)
+        sector += 1
+        sector += s >= self._sector_3[0]
+        if n_ticks == 1:
+            session, cars, drivers = self._col_session, self._col_car, self._col_driver
+        else:
+            session, cars, drivers = (
+                np.tile(c, n_ticks) for c in (self._col_session, self._col_car, self._col_driver)
+            )
         return {
-            "session_id": self._col_session,
-            "car_id": self._col_car,
-            "driver": self._col_driver,
-            "timestamp": np.full(
-                self.n_cars, self.session_start_us + self.tick * self._dt_us, np.int64
-            ),
-            "sim_time_s": np.full(self.n_cars, self.tick * self.dt),
-            "lap": self.lap,
-            "lap_distance_m": s_new,
-            "total_distance_m": self._lap_base + s_new,
-            "x_m": geo[:, 2],
-            "y_m": geo[:, 3],
-            "speed_kmh": np.maximum(v_new * self._kmh + noise[0], self._zero),
-            "throttle": throttle,
-            "brake": brake,
-            "steering": np.clip(
-                -np.arctan(self._wheelbase * k) * self._steer_per_rad + noise[1], -1.0, 1.0
-            ),
-            "gear": gear,
-            "rpm": rpm + noise[2],
-            "g_lat": -(g_lat + noise[3]),
-            "g_long": g_long + noise[4],
-            "fuel_kg": self.fuel,
-            "tyre_wear": self.wear,
-            "drs": self.drs_open,
-            "sector": self._sector_1 + (s_new >= self._sector_2) + (s_new >= self._sector_3),
+            "session_id": session,
+            "car_id": cars,
+            "driver": drivers,
+            "timestamp": self.session_start_us + ticks * self._dt_us,
+            "sim_time_s": ticks * self.dt,
+            "lap": lap.reshape(size),
+            "lap_distance_m": s.reshape(size),
+            "total_distance_m": ((lap - 1) * self._length[0] + s).reshape(size),
+            "x_m": (self._x0.take(j) + f * self._dx.take(j)).reshape(size),
+            "y_m": (self._y0.take(j) + f * self._dy.take(j)).reshape(size),
+            "speed_kmh": np.maximum(speed, 0.0, out=speed).reshape(size),
+            "throttle": thr.reshape(size),
+            "brake": brk.reshape(size),
+            "steering": steer.reshape(size),
+            "gear": gear.reshape(size),
+            "rpm": rpm.reshape(size),
+            "g_lat": g_lat.reshape(size),
+            "g_long": (g_long + g_long_noise).reshape(size),
+            "fuel_kg": fuel.reshape(size),
+            "tyre_wear": wear.reshape(size),
+            "drs": drs.reshape(size),
+            "sector": sector.reshape(size),
         }
 
     def run(self, n_ticks: int) -> Batch:
         """Advance ``n_ticks`` ticks; the batches concatenated (tick-major, car-minor)."""
-        return concat_batches([self.step() for _ in range(n_ticks)])
+        blocks = []
+        while n_ticks > 0:
+            size = min(n_ticks, 1000)
+            blocks.append(self.step_block(size))
+            n_ticks -= size
+        return blocks[0] if len(blocks) == 1 else concat_batches(blocks)
 
     @property
     def sim_time_s(self) -> float:

@@ -484,6 +484,7 @@ class Serializer:
         self._header = _HEADER.pack(MAGIC_BYTE, schema_id)
         self.validator = RecordValidator(self.schema)
         self._fast = self.validator.fast
+        self._columns: _ColumnEncoder | None = None
 
     @classmethod
     def for_subject(
@@ -523,9 +524,269 @@ class Serializer:
     def encode_many(self, records: Iterable[Mapping[str, Any]]) -> list[bytes]:
         return [self.encode(r) for r in records]
 
+    def encode_columns(self, columns: Mapping[str, Any], *, validate: bool = True) -> list[bytes]:
+        """The framed Avro bytes of every row of a column batch (field -> array, one element
+        per record), byte for byte what :meth:`encode` gives for each row.
+
+        Flat records of primitive types (string, int, long, float, double, boolean) are
+        encoded with a few numpy operations per field for the whole batch; any other schema,
+        or a batch without some field that has a default, goes through :meth:`encode` record
+        by record. ``validate`` runs :meth:`validate_columns` and checks each distinct string
+        once; types are always checked. RecordError names the field.
+        """
+        if self._columns is None:
+            self._columns = _ColumnEncoder(self)
+        return self._columns.encode(columns, validate)
+
     def validate_columns(self, columns: Mapping[str, Any]) -> None:
         """Vectorised range check of a column batch (see RecordValidator.check_columns)."""
         self.validator.check_columns(columns)
+
+
+# --- column encoder --------------------------------------------------------------------------
+
+_FIXED_DTYPES = {"float": "<f4", "double": "<f8", "boolean": "u1"}
+_VARINT_TYPES = ("int", "long")
+_STRING_CACHE_MAX = 100_000  # distinct string tuples kept per run of string fields
+_INT64_MAX = 2**63 - 1
+
+
+def _varint_bytes(value: int) -> bytes:
+    """Avro's zigzag varint of a long, as fastavro writes it."""
+    n = (value << 1) ^ (value >> 63)
+    out = bytearray()
+    while n & ~0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _varint_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    """Zigzag varints of a non-empty int64 column: a (rows, width) byte matrix, left-aligned,
+    and the length of each row's varint (None when every row takes the full width)."""
+    u = ((values << 1) ^ (values >> 63)).view(np.uint64)
+    rows = len(u)
+    top = int(u.max())
+    if top < 0x80:  # one byte each (gears, sectors, small laps)
+        return u.astype(np.uint8).reshape(rows, 1), None
+    width = (top.bit_length() + 6) // 7
+    if int(u.min()) >> (7 * (width - 1)):
+        lens = None  # all as wide as the largest (timestamps)
+        more = [True] * (width - 1)
+    else:
+        lens = np.ones(rows, dtype=np.int64)
+        for b in range(1, width):
+            lens += u >= (1 << (7 * b))
+        more = [(lens > b + 1).astype(np.uint64) << 7 for b in range(width - 1)]
+    out = np.empty((rows, width), dtype=np.uint8)
+    for b in range(width):
+        byte = (u >> (7 * b)) & 0x7F if b else u & 0x7F
+        if b + 1 < width:
+            byte |= 0x80 if more[b] is True else more[b]
+        out[:, b] = byte
+    return out, lens
+
+
+class _StringRun:
+    """Adjacent string fields encoded as one segment. Their values repeat (a session, a few
+    cars and drivers), so each distinct combination is encoded once, checked once, and
+    rows are looked up by code."""
+
+    def __init__(self, specs: list[_FieldSpec]) -> None:
+        self.specs = specs
+        self.names = [s.name for s in specs]
+        self._codes: dict[Any, int] = {}
+        self._encoded: list[bytes] = []
+        self._checked: set[int] = set()
+        self._table = np.zeros((0, 1), dtype=np.uint8)
+        self._lens = np.zeros(0, dtype=np.int64)
+
+    def _add(self, key: Any) -> None:
+        values = key if len(self.specs) > 1 else (key,)
+        parts = []
+        for spec, value in zip(self.specs, values, strict=True):
+            if type(value) is not str:
+                raise RecordError(
+                    f"field {spec.name!r}: expected string, got {_describe(value)}", spec.name
+                )
+            raw = value.encode("utf-8")
+            parts.append(_varint_bytes(len(raw)) + raw)
+        self._codes[key] = len(self._encoded)
+        self._encoded.append(b"".join(parts))
+
+    def _check(self, record_name: str, key: Any) -> None:
+        values = key if len(self.specs) > 1 else (key,)
+        for spec, value in zip(self.specs, values, strict=True):
+            _check_value(record_name, spec, value)
+
+    def codes(self, columns: Mapping[str, Any], validate: bool, record_name: str) -> np.ndarray:
+        """The code of each row's combination of values, encoding (and with ``validate``
+        checking) the combinations not seen before."""
+        cols = [
+            c.tolist() if isinstance(c, np.ndarray) else list(c)
+            for c in (columns[n] for n in self.names)
+        ]
+        rows = len(cols[0])
+        keys = cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
+        try:
+            codes = np.fromiter(map(self._codes.__getitem__, keys), dtype=np.intp, count=rows)
+        except (KeyError, TypeError):  # new values (or unhashable ones: refused in _add)
+            if len(self._encoded) + rows > _STRING_CACHE_MAX:
+                self._codes.clear()
+                self._encoded.clear()
+                self._checked.clear()
+            for key in keys:
+                try:
+                    known = key in self._codes
+                except TypeError:
+                    known = False
+                if not known:
+                    self._add(key)
+            codes = np.fromiter(map(self._codes.__getitem__, keys), dtype=np.intp, count=rows)
+        if validate and len(self._checked) < len(self._encoded):
+            keys_by_code = {c: k for k, c in self._codes.items()}
+            for code in np.unique(codes).tolist():
+                if code not in self._checked:
+                    self._check(record_name, keys_by_code[code])
+                    self._checked.add(code)
+        return codes
+
+    def matrix(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._lens) != len(self._encoded):
+            width = max(len(e) for e in self._encoded)
+            table = np.zeros((len(self._encoded), width), dtype=np.uint8)
+            for i, e in enumerate(self._encoded):
+                table[i, : len(e)] = np.frombuffer(e, dtype=np.uint8)
+            self._table = table
+            self._lens = np.array([len(e) for e in self._encoded], dtype=np.int64)
+        lens = self._lens.take(codes)
+        width = int(lens.max())
+        uniform = int(lens.min()) == width
+        return self._table[:, :width].take(codes, axis=0), None if uniform else lens
+
+
+class _ColumnEncoder:
+    """Encodes a column batch with numpy: each row is laid out in one structured array (the
+    header, then each field at its widest in this batch), then the bytes are cut per row.
+
+    The layout of an Avro body is the concatenation of its fields' encodings: fixed-size
+    little-endian floats and doubles, a byte per boolean, zigzag varints for int and long,
+    length-prefixed UTF-8 for strings. When every row has the same field lengths (the usual
+    case: same-size strings and varints) the rows are the array's rows; otherwise a mask
+    keeps each row's used bytes.
+    """
+
+    def __init__(self, serializer: Serializer) -> None:
+        self.serializer = serializer
+        self.record_name = serializer.validator.record_name
+        self.names = frozenset(s.name for s in serializer.validator.specs)
+        self.supported = True
+        # Segments in field order: ("fixed", spec) | ("varint", spec) | ("strings", run)
+        self.segments: list[tuple[str, Any]] = []
+        for spec in serializer.validator.specs:
+            t = spec.avro_type
+            if spec.nullable or t not in ("string", *_VARINT_TYPES, *_FIXED_DTYPES):
+                self.supported = False
+                break
+            if t == "string":
+                if self.segments and self.segments[-1][0] == "strings":
+                    self.segments[-1][1].specs.append(spec)
+                    self.segments[-1][1].names.append(spec.name)
+                else:
+                    self.segments.append(("strings", _StringRun([spec])))
+            else:
+                self.segments.append(("varint" if t in _VARINT_TYPES else "fixed", spec))
+        self._header = np.frombuffer(serializer._header, dtype=np.uint8)
+        self._layouts: dict[tuple[str, ...], np.dtype] = {}
+
+    def encode(self, columns: Mapping[str, Any], validate: bool) -> list[bytes]:
+        if not self.supported or not self.names.issubset(columns):
+            return self._per_record(columns, validate)
+        name = self.record_name
+        if validate:
+            for key in columns:
+                if key not in self.names:
+                    raise RecordError(f"unknown column {name}.{key!s}", str(key))
+        lengths_seen = {len(columns[n]) for n in self.names}
+        if len(lengths_seen) > 1:
+            raise RecordError(f"{name}: columns of different lengths {sorted(lengths_seen)}", "*")
+        rows = lengths_seen.pop()
+        if validate:
+            self.serializer.validate_columns(columns)
+        if rows == 0:
+            return []
+        # (label, data, dtype of one row's part, lengths or None when all are full width)
+        parts: list[tuple[str, np.ndarray, str, np.ndarray | None]] = []
+        for kind, item in self.segments:
+            label = f"p{len(parts)}"
+            if kind == "strings":
+                data, lens = item.matrix(item.codes(columns, validate, name))
+                parts.append((label, data, f"{data.shape[1]}u1", lens))
+            elif kind == "varint":
+                data, lens = _varint_columns(self._typed(item, np.asarray(columns[item.name])))
+                parts.append((label, data, f"{data.shape[1]}u1", lens))
+            else:
+                data = self._typed(item, np.asarray(columns[item.name]))
+                parts.append((label, data, _FIXED_DTYPES[item.avro_type], None))
+        key = tuple(p[2] for p in parts)
+        layout = self._layouts.get(key)
+        if layout is None:
+            layout = np.dtype([("h", "5u1"), *((p[0], p[2]) for p in parts)])
+            self._layouts[key] = layout
+        table = np.empty(rows, dtype=layout)
+        table["h"] = self._header
+        with np.errstate(over="ignore"):  # a double beyond float32 becomes inf, as in fastavro
+            for label, data, _, _ in parts:
+                table[label] = data
+        size = layout.itemsize
+        raw = table.view(np.uint8).reshape(rows, size)
+        narrow = [p for p in parts if p[3] is not None]
+        if not narrow:
+            # Every row as wide as the layout: no byte to drop.
+            data = raw.tobytes()
+            return [data[i : i + size] for i in range(0, rows * size, size)]
+        keep = np.ones((rows, size), dtype=bool)
+        row_sizes = np.full(rows, size, dtype=np.int64)
+        for label, data, _, lens in narrow:
+            width = data.shape[1]
+            offset = layout.fields[label][1]
+            keep[:, offset : offset + width] = np.arange(width) < lens[:, None]
+            row_sizes -= width - lens
+        data = raw[keep].tobytes()
+        ends = np.cumsum(row_sizes).tolist()
+        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def _typed(self, spec: _FieldSpec, arr: np.ndarray) -> np.ndarray:
+        """The column in the dtype its encoding starts from; RecordError for a wrong type."""
+        t = spec.avro_type
+        kind = arr.dtype.kind
+        where = f"column {self.record_name}.{spec.name}"
+        if t == "boolean":
+            if kind != "b":
+                raise RecordError(f"{where}: expected booleans, got {arr.dtype}", spec.name)
+            return arr
+        if t in _VARINT_TYPES:
+            if kind not in "iu":
+                raise RecordError(f"{where}: expected integers, got {arr.dtype}", spec.name)
+            if kind == "u" and arr.dtype.itemsize == 8 and len(arr) and arr.max() > _INT64_MAX:
+                raise RecordError(f"{where}: value beyond the long range", spec.name)
+            return arr.astype(np.int64, copy=False)
+        if kind not in "iuf":
+            raise RecordError(f"{where}: expected numbers, got {arr.dtype}", spec.name)
+        if kind in "iu" and t == "float":
+            # Python ints reach a float field through a double: round the same way.
+            return arr.astype(np.float64)
+        return arr
+
+    def _per_record(self, columns: Mapping[str, Any], validate: bool) -> list[bytes]:
+        names = list(columns)
+        lists = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in columns.values()]
+        encode = self.serializer.encode
+        return [
+            encode(dict(zip(names, row, strict=True)), validate=validate)
+            for row in zip(*lists, strict=True)
+        ]
 
 
 # --- deserializer ----------------------------------------------------------------------------

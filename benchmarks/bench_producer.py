@@ -1,0 +1,196 @@
+"""Producer throughput into the local broker: `f1-simulate --rate max` vs raw confluent-kafka.
+
+Usage: python benchmarks/bench_producer.py [--cars 20] [--laps 1] [--repeats 3]
+           [--topic bench-producer] [--bootstrap HOST:PORT] [--registry URL]
+
+Needs the local stack and the topic's subject registered:
+``f1-schemas register --telemetry-topic bench-producer --analytics-topic bench-producer-analytics``.
+
+Each repeat measures, back to back in this process:
+
+1. baseline: confluent-kafka producing pre-serialized values of the telemetry record's size,
+   with the producer's own settings (``PRODUCER_TUNING``, the same delivery callback), the
+   same key pattern (car ids in grid order) and the same queueing loop, then flushing;
+2. the real path: ``producer.cli``'s streaming loop at ``--rate max`` for ``--laps`` laps
+   (simulate, check, encode, produce, flush), records/s from start to the end of the flush;
+3. the baseline again.
+
+The ratio is (2) over the mean of (1) and (3). Then, without Kafka: encoding rates of one
+50-tick block (fastavro record by record vs ``Serializer.encode_columns``), and the Avro path
+alone (pre-simulated blocks encoded and produced) against the same baseline, which shows how
+much of the gap is the simulator's physics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench_simulator import machine_info
+from confluent_kafka import Producer
+
+from producer import cli
+from producer.kafka_output import PRODUCER_TUNING, DeliveryStats, produce_all
+from producer.silverstone import silverstone
+from producer.simulation import Simulation, to_records
+from schemas import endpoints
+from schemas.registry import SchemaRegistry
+from schemas.serde import telemetry_serializer
+from schemas.topics import Topics
+
+
+def baseline(bootstrap: str, topic: str, records: int, size: int, keys: list[str]) -> float:
+    """Records/s of pre-serialized values through the producer's settings and loop."""
+    stats = DeliveryStats()
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
+    )
+    producer.produce(topic, b"warm-up", b"warm-up")
+    producer.flush(10)
+    block = len(keys)
+    values = [bytes(size)] * block
+    start = time.perf_counter()
+    for _ in range(records // block):
+        produce_all(producer, topic, values, keys)
+        producer.poll(0)
+    left = producer.flush(60)
+    elapsed = time.perf_counter() - start
+    if left or stats.failed:
+        raise SystemExit(f"baseline: {left + stats.failed} records not delivered")
+    return (records // block) * block / elapsed
+
+
+def real_run(args: argparse.Namespace) -> tuple[float, int]:
+    """Records/s and records of the producer's streaming loop at --rate max."""
+    argv = ["--cars", str(args.cars), "--laps", str(args.laps), "--rate", "max"]
+    argv += ["--topic", args.topic, "--bootstrap", args.bootstrap, "--registry", args.registry]
+    settings = cli.Settings.from_args(cli.build_parser().parse_args(argv))
+    sim = Simulation(
+        silverstone(), settings.cars, seed=settings.seed, session_start_us=settings.session_start_us
+    )
+    sink = cli._kafka_sink(settings)
+    start = time.perf_counter()
+    code = cli._stream(sim, sink, settings, cli.StopFlag())
+    elapsed = time.perf_counter() - start
+    if code != 0 or sink.stats.delivered != sink.stats.produced:
+        raise SystemExit(f"producer run failed: exit {code}, {sink.stats}")
+    return sink.stats.produced / elapsed, sink.stats.produced
+
+
+def avro_path(args: argparse.Namespace, serializer, blocks: list[dict]) -> float:
+    """Records/s of pre-simulated blocks through encode_columns and the producer loop."""
+    stats = DeliveryStats()
+    producer = Producer(
+        {"bootstrap.servers": args.bootstrap, **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
+    )
+    producer.produce(args.topic, b"warm-up", b"warm-up")
+    producer.flush(10)
+    records = 0
+    start = time.perf_counter()
+    for batch in blocks:
+        values = serializer.encode_columns(batch)
+        produce_all(producer, args.topic, values, batch["car_id"].tolist())
+        producer.poll(0)
+        records += len(values)
+    left = producer.flush(60)
+    elapsed = time.perf_counter() - start
+    if left or stats.failed:
+        raise SystemExit(f"avro path: {left + stats.failed} records not delivered")
+    return records / elapsed
+
+
+def rate_of(fn, records_per_call: int, seconds: float = 1.0) -> float:
+    fn()
+    calls = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        fn()
+        calls += 1
+    return calls * records_per_call / (time.perf_counter() - start)
+
+
+def best_median(values: list[float]) -> str:
+    return f"best {max(values):>10,.0f}  median {statistics.median(values):>10,.0f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cars", type=int, default=20)
+    parser.add_argument("--laps", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--topic", default="bench-producer")
+    parser.add_argument("--bootstrap", default=endpoints.env(endpoints.KAFKA_BOOTSTRAP))
+    parser.add_argument("--registry", default=endpoints.env(endpoints.SCHEMA_REGISTRY_URL))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    serializer = telemetry_serializer(
+        SchemaRegistry(args.registry), Topics.from_env(telemetry=args.topic)
+    )
+    sim = Simulation(silverstone(), args.cars, seed=1)
+    block = sim.step_block(cli.MAX_BLOCK_TICKS)
+    sample = serializer.encode_columns(block)
+    size = round(sum(map(len, sample)) / len(sample))
+    keys = block["car_id"].tolist()
+
+    print(machine_info())
+    print("command: python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
+    print(
+        f"real path: f1-simulate --cars {args.cars} --laps {args.laps} --rate max "
+        f"--topic {args.topic} (producer.cli._stream in this process)"
+    )
+    print(
+        f"baseline: confluent-kafka, pre-serialized {size}-byte values, keys car-01..car-"
+        f"{args.cars:02d} in turn, PRODUCER_TUNING, blocks of {len(keys)}"
+    )
+    print(
+        f"{'repeat':>6} {'baseline before':>16} {'f1-simulate':>12} {'baseline after':>15} "
+        f"{'ratio':>6}"
+    )
+    rates, ratios, bases = [], [], []
+    for i in range(args.repeats):
+        records = 180_000
+        before = baseline(args.bootstrap, args.topic, records, size, keys)
+        rate, produced = real_run(args)
+        after = baseline(args.bootstrap, args.topic, produced, size, keys)
+        ratio = rate / ((before + after) / 2)
+        rates.append(rate)
+        ratios.append(ratio)
+        bases += [before, after]
+        print(f"{i + 1:>6} {before:>16,.0f} {rate:>12,.0f} {after:>15,.0f} {ratio:>6.2f}")
+    print(f"f1-simulate records/s: {best_median(rates)}  ({produced:,} records per run)")
+    print(f"baseline records/s:    {best_median(bases)}")
+    print(f"ratio:                 best {max(ratios):.2f}  median {statistics.median(ratios):.2f}")
+
+    print("without the simulator (one block of 50 ticks x cars, encode only, no Kafka):")
+    records = to_records(block)
+    fastavro = rate_of(lambda: [serializer.encode(r, validate=False) for r in records], len(keys))
+    checked = rate_of(lambda: [serializer.encode(r) for r in records], len(keys))
+    columns = rate_of(lambda: serializer.encode_columns(block), len(keys))
+    print(f"  fastavro per record (to_records + encode, no check): {fastavro:>12,.0f} records/s")
+    print(f"  fastavro per record (to_records + encode, checked):  {checked:>12,.0f} records/s")
+    print(f"  encode_columns (checked, vectorised):                {columns:>12,.0f} records/s")
+    blocks = [sim.step_block(cli.MAX_BLOCK_TICKS) for _ in range(180)]
+    path, path_ratios = [], []
+    for _ in range(args.repeats):
+        before = baseline(args.bootstrap, args.topic, 180 * len(keys), size, keys)
+        rate = avro_path(args, serializer, blocks)
+        after = baseline(args.bootstrap, args.topic, 180 * len(keys), size, keys)
+        path.append(rate)
+        path_ratios.append(rate / ((before + after) / 2))
+    print(
+        f"  Avro path (encode_columns + produce, pre-simulated): {best_median(path)}"
+        f"  ratio median {statistics.median(path_ratios):.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

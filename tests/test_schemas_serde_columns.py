@@ -1,0 +1,257 @@
+"""Serializer.encode_columns: byte for byte what fastavro writes, and the same refusals."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from fastavro import parse_schema, schemaless_writer
+
+from producer.silverstone import silverstone
+from producer.simulation import Simulation, to_records
+from schemas.serde import Deserializer, Serializer, frame, load_schema
+from schemas.serde_errors import RecordError
+
+TELEMETRY = load_schema("telemetry")
+
+# Not in the channel table: only the Avro types' own bounds apply, so edge values get through.
+PRIMITIVES = {
+    "type": "record",
+    "name": "Primitives",
+    "namespace": "io.test",
+    "fields": [
+        {"name": "s", "type": "string"},
+        {"name": "t", "type": "string"},
+        {"name": "i", "type": "int"},
+        {"name": "l", "type": "long"},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"},
+        {"name": "b", "type": "boolean"},
+        {"name": "u", "type": "string"},
+    ],
+}
+
+
+class OneSchema:
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+    def schema_by_id(self, schema_id: int) -> str:
+        return json.dumps(self.schema)
+
+
+def fastavro_bytes(schema: dict[str, Any], schema_id: int, columns: dict[str, Any]) -> list[bytes]:
+    """The reference: each row through fastavro's own writer, framed."""
+    plain = json.loads(json.dumps(schema).replace('"logicalType"', '"_lt"'))
+    parsed = parse_schema(plain)
+    names = list(columns)
+    lists = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in columns.values()]
+    out = []
+    for row in zip(*lists, strict=True):
+        buf = io.BytesIO()
+        schemaless_writer(buf, parsed, dict(zip(names, row, strict=True)))
+        out.append(frame(schema_id, buf.getvalue()))
+    return out
+
+
+def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
+    strings = ["", "a", "car-01", "Ünïcødé ✓", "🏎️ fast", "x" * 63, "y" * 64, "z" * 300, "\x00"]
+    i32 = np.iinfo(np.int32)
+    i64 = np.iinfo(np.int64)
+    ints = np.concatenate(
+        [
+            [0, -1, 1, 63, -64, 64, -65, i32.min, i32.max],
+            rng.integers(i32.min, i32.max, rows, endpoint=True),
+        ]
+    )[:rows]
+    longs = np.concatenate(
+        [
+            [0, -1, i64.min, i64.max, 2**35, -(2**35), 2**56 - 1, 2**56, -(2**56)],
+            rng.integers(i64.min, i64.max, rows, endpoint=True),
+        ]
+    )[:rows]
+    floats = rng.normal(0, 1e6, rows)
+    floats[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 3.4028236e38, 1e-46, 2**25 + 1]
+    doubles = rng.normal(0, 1e12, rows)
+    doubles[:5] = [np.nan, -0.0, np.inf, 5e-324, -1.7976931348623157e308]
+    return {
+        "s": np.array([strings[k] for k in rng.integers(0, len(strings), rows)], dtype=object),
+        "t": [strings[k] for k in rng.integers(0, 3, rows)],
+        "i": ints.astype(np.int64),
+        "l": longs.astype(np.int64),
+        "ts": rng.integers(0, 4_102_444_800_000_000, rows),
+        "f": floats,
+        "d": doubles,
+        "b": rng.random(rows) < 0.5,
+        "u": np.array(["session-1"] * rows, dtype=object),
+    }
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_primitives_are_byte_identical_to_fastavro(seed: int) -> None:
+    columns = primitive_columns(np.random.default_rng(seed), 500)
+    ser = Serializer(42, PRIMITIVES)
+    assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 42, columns)
+    # Again with the strings cached, and as a batch of one row.
+    assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 42, columns)
+    one = {name: col[:1] for name, col in columns.items()}
+    assert ser.encode_columns(one) == fastavro_bytes(PRIMITIVES, 42, one)
+
+
+def test_uniform_rows_and_ragged_rows_agree_with_fastavro() -> None:
+    rows = 64
+    base = {
+        "s": ["abc"] * rows,
+        "t": ["de"] * rows,
+        "i": np.full(rows, 5),
+        "l": np.full(rows, 2**40),
+        "ts": np.full(rows, 1_751_814_000_000_000) + np.arange(rows),
+        "f": np.linspace(-1, 1, rows),
+        "d": np.linspace(-1e9, 1e9, rows),
+        "b": np.arange(rows) % 2 == 0,
+        "u": ["x"] * rows,
+    }
+    ser = Serializer(1, PRIMITIVES)
+    uniform = ser.encode_columns(base)
+    assert len({len(v) for v in uniform}) == 1
+    assert uniform == fastavro_bytes(PRIMITIVES, 1, base)
+    ragged = dict(base, i=np.arange(rows) * 37 - 1000, l=np.arange(rows) ** 9)
+    assert ser.encode_columns(ragged) == fastavro_bytes(PRIMITIVES, 1, ragged)
+
+
+def test_other_integer_and_float_dtypes() -> None:
+    rows = 20
+    columns = {
+        "s": ["a"] * rows,
+        "t": ["b"] * rows,
+        "i": np.arange(rows, dtype=np.int8) - 10,
+        "l": np.arange(rows, dtype=np.uint32) * 1_000_000_007,
+        "ts": np.arange(rows, dtype=np.uint64),
+        "f": (np.arange(rows) * 33_554_431).astype(np.int64),  # ints into a float field
+        "d": np.arange(rows, dtype=np.float32) / 3,
+        "b": np.ones(rows, dtype=bool),
+        "u": ["c"] * rows,
+    }
+    ser = Serializer(9, PRIMITIVES)
+    assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 9, columns)
+
+
+def test_simulated_telemetry_is_byte_identical_and_round_trips() -> None:
+    sim = Simulation(silverstone(), n_cars=20, seed=3, drs_enabled=True)
+    sim.step_block(200)
+    batch = sim.step_block(50)
+    ser = Serializer(7, TELEMETRY)
+    values = ser.encode_columns(batch)
+    records = to_records(batch)
+    assert values == [ser.encode(r) for r in records]
+    de = Deserializer(OneSchema(TELEMETRY), TELEMETRY)
+    decoded = [de.decode(v) for v in values]
+    for got, want in zip(decoded, records, strict=True):
+        for name, value in want.items():
+            if TELEMETRY_TYPES[name] == "float":
+                assert got[name] == float(np.float32(value)), name
+            else:
+                assert got[name] == value, name
+
+
+TELEMETRY_TYPES = {
+    f["name"]: f["type"] if isinstance(f["type"], str) else f["type"]["type"]
+    for f in TELEMETRY["fields"]
+}
+
+
+def telemetry_batch(rows: int = 40) -> dict[str, np.ndarray]:
+    sim = Simulation(silverstone(), n_cars=rows // 2, seed=1)
+    return sim.step_block(2)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("speed_kmh", 512.0, "out of range"),
+        ("speed_kmh", np.nan, "not a number"),
+        ("lap", 0, "out of range"),
+        ("timestamp", -1, "out of range"),
+        ("throttle", np.inf, "out of range"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(field: str, value: Any, message: str) -> None:
+    batch = dict(telemetry_batch())
+    column = batch[field].copy()
+    column[7] = value
+    batch[field] = column
+    with pytest.raises(RecordError, match=message) as info:
+        Serializer(1, TELEMETRY).encode_columns(batch)
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "column", "message"),
+    [
+        ("driver", ["ham"] * 40, "does not match"),
+        ("car_id", ["car 1"] * 40, "does not match"),
+        ("session_id", [3] * 40, "expected string"),
+        ("lap", np.ones(40), "expected integers"),
+        ("drs", np.ones(40, dtype=np.int64), "expected booleans"),
+        ("rpm", np.array(["1"] * 40), "expected numbers"),
+    ],
+)
+def test_wrong_types_and_patterns_are_refused(field: str, column: Any, message: str) -> None:
+    batch = dict(telemetry_batch(), **{field: column})
+    with pytest.raises(RecordError, match=message) as info:
+        Serializer(1, TELEMETRY).encode_columns(batch)
+    assert info.value.field == field
+
+
+def test_a_string_refused_once_is_refused_again() -> None:
+    ser = Serializer(1, TELEMETRY)
+    batch = dict(telemetry_batch(), driver=["ham"] * 40)
+    for _ in range(2):
+        with pytest.raises(RecordError, match="does not match"):
+            ser.encode_columns(batch)
+    # Without validation the type is still checked, the pattern is not.
+    assert len(ser.encode_columns(batch, validate=False)) == 40
+    with pytest.raises(RecordError, match="expected string"):
+        ser.encode_columns(dict(batch, driver=[None] * 40), validate=False)
+
+
+def test_shape_problems_are_refused() -> None:
+    ser = Serializer(1, TELEMETRY)
+    batch = telemetry_batch()
+    with pytest.raises(RecordError, match="unknown column"):
+        ser.encode_columns(dict(batch, extra=np.zeros(40)))
+    with pytest.raises(RecordError, match="different lengths"):
+        ser.encode_columns(dict(batch, gear=batch["gear"][:-1]))
+    with pytest.raises(RecordError, match="missing"):
+        ser.encode_columns({k: v for k, v in batch.items() if k != "gear"})
+    too_big = dict(primitive_columns(np.random.default_rng(0), 9), l=np.full(9, 2**63, np.uint64))
+    with pytest.raises(RecordError, match="out of range"):
+        Serializer(1, PRIMITIVES).encode_columns(too_big)
+    with pytest.raises(RecordError, match="beyond the long range"):
+        Serializer(1, PRIMITIVES).encode_columns(too_big, validate=False)
+    assert ser.encode_columns({name: batch[name][:0] for name in batch}) == []
+
+
+def test_schemas_it_cannot_vectorise_fall_back_to_fastavro() -> None:
+    schema = {
+        "type": "record",
+        "name": "WithUnion",
+        "namespace": "io.test",
+        "fields": [
+            {"name": "a", "type": "long"},
+            {"name": "b", "type": ["null", "string"], "default": None},
+            {"name": "c", "type": {"type": "array", "items": "int"}},
+        ],
+    }
+    columns = {"a": np.array([1, -2, 3]), "b": [None, "x", "yy"], "c": [[1], [], [2, 3]]}
+    ser = Serializer(5, schema)
+    assert ser.encode_columns(columns) == fastavro_bytes(schema, 5, columns)
+    # A batch without a field that has a default: encoded record by record, default written.
+    partial = Serializer(5, PRIMITIVES | {"fields": [*PRIMITIVES["fields"][:2]]})
+    assert partial.encode_columns({"s": ["a"], "t": ["b"]}) == fastavro_bytes(
+        PRIMITIVES | {"fields": [*PRIMITIVES["fields"][:2]]}, 5, {"s": ["a"], "t": ["b"]}
+    )
