@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -18,13 +19,23 @@ def connector_jars() -> list[str]:
 
 
 def build_session(app_name: str, master: str = "local[2]") -> SparkSession:
+    # Python workers must run this interpreter (the venv with pandas and pyarrow), not
+    # whichever python3 comes first on PATH; PySpark reads the choice from the environment.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.appName(app_name)
         .master(master)
         .config("spark.jars", ",".join(connector_jars()))
+        # The JVM otherwise sizes its heap from the machine's memory; the job's state is a
+        # row per car and a micro-batch a few MB, and these machines are shared.
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY") or "1g")
         # Two cores here: the default 200 shuffle partitions would be 200 tiny tasks.
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.ui.enabled", "false")
+        # The console is where lap summaries are printed, not stage progress bars.
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        # Python workers with the fix for applyInPandasWithState (see analytics.spark_worker).
+        .config("spark.python.daemon.module", "analytics.spark_worker")
         .getOrCreate()
     )

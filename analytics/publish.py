@@ -1,0 +1,181 @@
+"""Lap summaries to Kafka, each micro-batch exactly once, and to the console.
+
+Spark's Kafka sink is at-least-once: a micro-batch that was written but not yet marked
+committed in the checkpoint when the job died is written again on restart. Here each batch
+is one Kafka transaction holding its summaries *and* a record of its batch id: the offset
+``batch_id + 1`` committed for the job's bookkeeping group on partition 0 of the output
+topic (``send_offsets_to_transaction``, the mechanism Kafka's own exactly-once pipelines
+use). Both become visible together or not at all. Before writing a batch the publisher
+reads that offset: a batch id at or below it was published already and is skipped. The
+transactional id is stable per checkpoint, so a new instance fences a zombie and aborts its
+open transaction at start-up.
+
+Readers of the output topic see only committed summaries when they read with
+``isolation.level=read_committed`` (librdkafka's default; the Java client's is not).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from schemas.errors import InfrastructureError
+from schemas.serde import Serializer
+from schemas.serde_errors import RecordError
+
+log = logging.getLogger(__name__)
+
+# Where the published batch id is kept: this partition of the output topic, in the
+# bookkeeping group (no consumer ever joins that group; it only stores the offset).
+BOOKKEEPING_PARTITION = 0
+_TIMEOUT_S = 30.0
+
+
+def format_summary(s: Mapping[str, Any]) -> str:
+    """One console line per lap, as a pit wall reads it."""
+
+    def t(seconds: float) -> str:
+        minutes, rest = divmod(seconds, 60.0)
+        return f"{int(minutes)}:{rest:06.3f}"
+
+    return (
+        f"{s['session_id']} {s['car_id']} {s['driver']} lap {s['lap']:>3}  "
+        f"{t(s['lap_time_s'])}  S1 {s['sector1_s']:.3f}  S2 {s['sector2_s']:.3f}  "
+        f"S3 {s['sector3_s']:.3f}  avg {s['avg_speed_kmh']:.1f} km/h  "
+        f"top {s['max_speed_kmh']:.1f}  full throttle {100 * s['full_throttle_share']:.0f}%  "
+        f"braking {100 * s['brake_share']:.0f}%  fuel {s['fuel_used_kg']:.2f} kg  "
+        f"({s['sample_count']} samples)"
+    )
+
+
+class SummaryPublisher:
+    """Writes each micro-batch's summaries in one transaction, skipping batches already done."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        serializer: Serializer,
+        job_id: str,
+        *,
+        echo: Callable[[str], None] | None = print,
+    ) -> None:
+        self.topic = topic
+        self.serializer = serializer
+        self.job_id = job_id
+        self.echo = echo
+        self.published = 0
+        self.skipped_batches = 0
+        self.invalid = 0
+        common = {"bootstrap.servers": bootstrap, "log_level": 3}
+        self._producer = Producer(
+            {
+                **common,
+                "transactional.id": job_id,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 5,
+                "error_cb": self._on_error,
+            }
+        )
+        self._consumer = Consumer(
+            {**common, "group.id": f"{job_id}-published", "enable.auto.commit": False}
+        )
+        self._slot = TopicPartition(topic, BOOKKEEPING_PARTITION)
+        try:
+            # Fences an older instance with the same id and aborts its open transaction.
+            self._producer.init_transactions(_TIMEOUT_S)
+        except KafkaException as exc:
+            raise InfrastructureError(
+                f"Kafka at {bootstrap}: cannot start a transactional producer: {exc}"
+            ) from exc
+
+    def _on_error(self, err: Any) -> None:
+        if err.fatal():
+            log.error("kafka producer: fatal: %s", err.str())
+        else:
+            log.debug("kafka producer: %s", err.str())
+
+    def last_published_batch(self) -> int:
+        """The highest micro-batch id whose summaries are on the topic, or -1."""
+        try:
+            (found,) = self._consumer.committed([self._slot], timeout=_TIMEOUT_S)
+        except KafkaException as exc:
+            raise InfrastructureError(
+                f"cannot read the last published batch of {self.job_id}: {exc}"
+            ) from exc
+        return found.offset - 1 if found.offset >= 0 else -1
+
+    def publish(self, batch_id: int, summaries: Iterable[Mapping[str, Any]]) -> int:
+        """Publish one micro-batch; the number of summaries written (0 if already done)."""
+        rows = sorted(summaries, key=lambda s: (s["lap_end"], s["car_id"]))
+        if not rows:
+            return 0
+        last = self.last_published_batch()
+        if batch_id <= last:
+            self.skipped_batches += 1
+            log.info(
+                "batch %d: already published (up to batch %d), %d summaries not written again",
+                batch_id,
+                last,
+                len(rows),
+            )
+            return 0
+        values, good = [], []
+        for r in rows:
+            try:
+                values.append((str(r["car_id"]), self.serializer.encode(r)))
+                good.append(r)
+            except RecordError as exc:
+                # A summary outside the contract's ranges is a finding, not a reason to stop
+                # publishing every other car's laps.
+                self.invalid += 1
+                log.error("not published, breaks the lap_summary contract: %s: %s", exc, r)
+        try:
+            self._producer.begin_transaction()
+            for key, value in values:
+                self._produce(key, value)
+            self._producer.send_offsets_to_transaction(
+                [TopicPartition(self.topic, BOOKKEEPING_PARTITION, batch_id + 1)],
+                self._consumer.consumer_group_metadata(),
+                _TIMEOUT_S,
+            )
+            self._producer.commit_transaction(_TIMEOUT_S)
+        except KafkaException as exc:
+            self._abort()
+            # The batch fails, Spark does not commit it, and a retry or restart writes it.
+            raise InfrastructureError(
+                f"cannot publish batch {batch_id} to {self.topic}: {exc}"
+            ) from exc
+        self.published += len(good)
+        if self.echo is not None:
+            for r in good:
+                self.echo(format_summary(r))
+        return len(good)
+
+    def _produce(self, key: str, value: bytes) -> None:
+        while True:
+            try:
+                self._producer.produce(self.topic, key=key.encode(), value=value)
+                return
+            except BufferError:
+                self._producer.poll(0.05)
+
+    def _abort(self) -> None:
+        try:
+            self._producer.abort_transaction(_TIMEOUT_S)
+        except KafkaException as exc:
+            log.warning("abort of the transaction failed: %s", exc)
+
+    def close(self) -> None:
+        self._producer.flush(_TIMEOUT_S)
+        self._consumer.close()
+
+    def __enter__(self) -> SummaryPublisher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,263 @@
+"""Shared by the analytics integration tests and benchmarks: simulate, produce, read back."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from confluent_kafka import Consumer, DeserializingConsumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import StringDeserializer
+from fastavro import parse_schema, schemaless_writer
+
+from producer.silverstone import silverstone
+from producer.simulation import Simulation, to_records
+from schemas import cli as schemas_cli
+from schemas.registry import SchemaRegistry
+from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_serializer
+from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
+
+Batch = dict[str, np.ndarray]
+
+
+def make_topics(bootstrap: str, registry_url: str, suffix: str, partitions: int = 2) -> Topics:
+    """Fresh topics (telemetry keyed by car over ``partitions``) with registered subjects."""
+    topics = Topics(
+        telemetry=f"it-telemetry-{suffix}",
+        analytics=f"it-analytics-{suffix}",
+        dlq=f"it-dlq-{suffix}",
+    )
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [NewTopic(topics.telemetry, partitions, 1), NewTopic(topics.analytics, 1, 1)]
+    for future in admin.create_topics(new).values():
+        future.result(timeout=30)
+    args = ["register", "--registry", registry_url]
+    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
+    assert schemas_cli.main(args) == 0
+    return topics
+
+
+class Session:
+    """A simulated session, advanced in pieces, with the CLI's stopping rule for --laps."""
+
+    def __init__(self, cars: int, hz: int, seed: int, session_id: str) -> None:
+        self.sim = Simulation(silverstone(), cars, hz=hz, seed=seed, session_id=session_id)
+        self.crossings = np.zeros(cars, dtype=np.int64)
+        self.lap = np.ones(cars, dtype=np.int64)
+
+    def ticks(self, count: int) -> list[Batch]:
+        return [self._step() for _ in range(count)]
+
+    def until_laps(self, laps: int) -> list[Batch]:
+        """Batches up to (not including) the tick on which every car has crossed the line
+        ``laps`` times, as ``f1-simulate --laps`` does."""
+        out = []
+        while True:
+            batch = self._step()
+            if self.crossings.min() >= laps:
+                return out
+            out.append(batch)
+
+    def _step(self) -> Batch:
+        batch = self.sim.step()
+        self.crossings += batch["lap"] != self.lap
+        self.lap = batch["lap"].copy()
+        return batch
+
+
+def produce(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None:
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+        }
+    )
+    for key, value in values:
+        while True:
+            try:
+                producer.produce(topic, key=key.encode(), value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    assert producer.flush(60) == 0
+
+
+def encode_batches(
+    registry_url: str, topics: Topics, batches: list[Batch]
+) -> list[tuple[str, bytes]]:
+    with SchemaRegistry(registry_url) as registry:
+        serializer = telemetry_serializer(registry, topics)
+    out = []
+    for batch in batches:
+        for record in to_records(batch):
+            out.append((record["car_id"], serializer.encode(record, validate=False)))
+    return out
+
+
+def encode_with(
+    schema: dict[str, Any], schema_id: int, batches: list[Batch]
+) -> list[tuple[str, bytes]]:
+    """Framed Avro written with another (registered) version of the telemetry schema."""
+    parsed = parse_schema(_plain(schema))
+    defaults = {f["name"]: f["default"] for f in schema["fields"] if "default" in f}
+    out = []
+    for batch in batches:
+        for record in to_records(batch):
+            buf = io.BytesIO()
+            schemaless_writer(buf, parsed, {**defaults, **record})
+            out.append((record["car_id"], frame(schema_id, buf.getvalue())))
+    return out
+
+
+def _plain(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items() if k != "logicalType"}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def telemetry_v2() -> dict[str, Any]:
+    """telemetry.avsc plus a field with a default: a fully compatible new version."""
+    schema = load_schema(TELEMETRY_SCHEMA_FILE)
+    schema["fields"] = [
+        *schema["fields"],
+        {
+            "name": "ers_kj",
+            "type": "float",
+            "default": 0.0,
+            "doc": "Energy in the ERS store. Unit: kJ. Range: 0..4000.",
+        },
+    ]
+    return schema
+
+
+def read_telemetry(bootstrap: str, registry_url: str, topic: str) -> pd.DataFrame:
+    """Every decodable record on ``topic``, decoded by the project's deserializer."""
+    with SchemaRegistry(registry_url) as registry:
+        deserializer = telemetry_deserializer(registry, validate=False)
+        rows = []
+        for value in _values(bootstrap, topic):
+            try:
+                rows.append(deserializer.decode(value))
+            except Exception:  # poison records the test put there on purpose
+                continue
+    return pd.DataFrame(rows)
+
+
+def _values(bootstrap: str, topic: str) -> Iterator[bytes]:
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{topic}-{time.monotonic_ns()}",
+            "enable.auto.commit": False,
+        }
+    )
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        ends = {}
+        for p in meta.partitions:
+            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            ends[p] = high
+        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+        remaining = {p for p, high in ends.items() if high > 0}
+        deadline = time.monotonic() + 120
+        while remaining and time.monotonic() < deadline:
+            for msg in consumer.consume(10_000, timeout=1.0):
+                if msg.error() is not None:
+                    continue
+                yield msg.value()
+                if msg.offset() + 1 >= ends[msg.partition()]:
+                    remaining.discard(msg.partition())
+        assert not remaining, f"could not read {topic} to its end"
+    finally:
+        consumer.close()
+
+
+def read_summaries(
+    bootstrap: str, registry_url: str, topic: str, wait_s: float = 2.0
+) -> list[dict]:
+    """Every summary on ``topic``, decoded by confluent-kafka's own AvroDeserializer through
+    the registry (as any standard consumer would), committed transactions only."""
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    consumer = DeserializingConsumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"read-{topic}-{time.monotonic_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "key.deserializer": StringDeserializer("utf_8"),
+            "value.deserializer": deserializer,
+        }
+    )
+    consumer.subscribe([topic])
+    out = []
+    idle_since = time.monotonic()
+    try:
+        while time.monotonic() - idle_since < wait_s:
+            msg = consumer.poll(0.5)
+            if msg is None or msg.error() is not None:
+                continue
+            value = msg.value()
+            value["_key"] = msg.key()
+            out.append(value)
+            idle_since = time.monotonic()
+    finally:
+        consumer.close()
+    return out
+
+
+def run_job(job: Any, done: Callable[[Any], bool], timeout_s: float) -> float:
+    """Run ``job`` until ``done(job)``; fail after ``timeout_s``. Returns the run time."""
+    stop = threading.Event()
+    timer = threading.Timer(timeout_s, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        job.run(stop, until=done)
+    finally:
+        timer.cancel()
+    assert not stop.is_set(), f"the job did not finish within {timeout_s} s"
+    return time.monotonic() - started
+
+
+def end_offsets(bootstrap: str, topic: str) -> dict[str, int]:
+    """Partition (as Spark's progress names it) -> offset after the last record."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{topic}"})
+    try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        return {
+            str(p): consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in meta.partitions
+        }
+    finally:
+        consumer.close()
+
+
+def caught_up(topic: str, ends: dict[str, int]) -> Callable[[Any], bool]:
+    """A ``done`` for run_job: the job's last micro-batch read ``topic`` up to ``ends``."""
+
+    def done(job: Any) -> bool:
+        if not job.progress:
+            return False
+        last = job.progress[-1]
+        source = (last.get("sources") or [{}])[0]
+        offsets = source.get("endOffset") or {}
+        if isinstance(offsets, str):
+            offsets = json.loads(offsets)
+        return {k: int(v) for k, v in (offsets.get(topic) or {}).items()} == ends
+
+    return done

@@ -1,0 +1,191 @@
+"""The analytics job on the real stack: Kafka in, Spark, Kafka out, checked from the outside.
+
+One SparkSession for the module (starting Spark costs seconds on these 2-core machines); each
+test has its own topics, subjects and checkpoint.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pyspark.sql import SparkSession
+
+from analytics.job import AnalyticsJob
+from analytics.publish import format_summary
+from analytics.settings import Settings
+from analytics.spark_session import build_session
+from integration_tests.analytics_helpers import (
+    Session,
+    caught_up,
+    encode_batches,
+    encode_with,
+    end_offsets,
+    make_topics,
+    produce,
+    read_summaries,
+    read_telemetry,
+    run_job,
+    telemetry_v2,
+)
+from schemas.endpoints import Endpoints
+from schemas.registry import SchemaRegistry
+from schemas.serde import frame
+from schemas.topics import Topics
+from tests.analytics_reference import assert_summaries_match, expected_summaries
+
+pytestmark = pytest.mark.integration
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def spark(endpoints: Endpoints) -> Iterator[SparkSession]:
+    session = build_session("f1-analytics-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: str) -> Settings:
+    return Settings.from_env(
+        {
+            "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+            "F1_TELEMETRY_TOPIC": topics.telemetry,
+            "F1_ANALYTICS_TOPIC": topics.analytics,
+            "F1_ANALYTICS_CHECKPOINT": str(checkpoint),
+            "SPARK_TRIGGER_INTERVAL": "500ms",
+            **env,
+        }
+    )
+
+
+def _micros(value: int | dt.datetime) -> int:
+    # AvroDeserializer turns timestamp-micros into an aware datetime.
+    if isinstance(value, dt.datetime):
+        return (value - EPOCH) // dt.timedelta(microseconds=1)
+    return int(value)
+
+
+def _by_key(summaries: list[dict]) -> dict[tuple[str, str, int], dict]:
+    out: dict[tuple[str, str, int], dict] = {}
+    for s in summaries:
+        s = {**s, "lap_start": _micros(s["lap_start"]), "lap_end": _micros(s["lap_end"])}
+        key = (s["session_id"], s["car_id"], s["lap"])
+        assert key not in out, f"summary published twice: {key}"
+        assert s["_key"] == s["car_id"], "the Kafka key is the car id"
+        out[key] = s
+    return out
+
+
+def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
+    endpoints: Endpoints, spark: SparkSession, unique: str, tmp_path: Path
+) -> None:
+    """3 laps of 2 cars at 100 Hz, produced at full speed before and while the job reads in
+    batches of at most 20,000 records (so state carries laps across micro-batches)."""
+    bootstrap, registry = endpoints.kafka_bootstrap, endpoints.schema_registry_url
+    topics = make_topics(bootstrap, registry, unique)
+    session = Session(cars=2, hz=100, seed=11, session_id=f"it-{unique}")
+    produce(bootstrap, topics.telemetry, encode_batches(registry, topics, session.until_laps(3)))
+    ends = end_offsets(bootstrap, topics.telemetry)
+
+    printed: list[str] = []
+    settings = _settings(
+        endpoints, topics, tmp_path / "ck", F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER="20000"
+    )
+    with AnalyticsJob(settings, spark, echo=printed.append) as job:
+        run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
+        state_rows = job.state_rows()
+
+    got = _by_key(read_summaries(bootstrap, registry, topics.analytics))
+    raw = read_telemetry(bootstrap, registry, topics.telemetry)
+    assert len(raw) == sum(ends.values())
+    want = expected_summaries(raw)
+    # car-01 starts on the line from rest, car-02 half a lap on. Lap 1 of either is not
+    # seen from the line; car-01's lap 3 ends on the tick the producer stops at (--laps 3
+    # stops when the last car crosses the line for the third time), so it is not complete.
+    assert sorted(want) == [
+        (f"it-{unique}", "car-01", 2),
+        (f"it-{unique}", "car-02", 2),
+        (f"it-{unique}", "car-02", 3),
+    ]
+    assert_summaries_match(got, want)
+    assert sorted(printed) == sorted(format_summary(s) for s in got.values())
+    assert max(state_rows) == 2  # one state row per car, however many laps
+
+
+def test_restart_new_schema_version_poison_and_late_records(
+    endpoints: Endpoints, spark: SparkSession, unique: str, tmp_path: Path
+) -> None:
+    """Stop mid-session and restart from the checkpoint, with the last published batch
+    replayed as after a crash between the Kafka commit and Spark's; then a second writer
+    schema version registered mid-session, a poison record, and records behind the
+    watermark. Every completed lap is published once, with the right values."""
+    bootstrap, registry_url = endpoints.kafka_bootstrap, endpoints.schema_registry_url
+    topics = make_topics(bootstrap, registry_url, unique)
+    session = Session(cars=2, hz=50, seed=5, session_id=f"it-{unique}")
+    checkpoint = tmp_path / "ck"
+    # No-data batches would run after the last data batch and hide the replay.
+    spark.conf.set("spark.sql.streaming.noDataMicroBatches.enabled", "false")
+    try:
+        # Part 1: 160 s of a session (car-02 completes its lap 2), one job run.
+        first = session.ticks(50 * 160)
+        produce(bootstrap, topics.telemetry, encode_batches(registry_url, topics, first))
+        ends = end_offsets(bootstrap, topics.telemetry)
+        with AnalyticsJob(_settings(endpoints, topics, checkpoint), spark, echo=None) as job:
+            run_job(job, caught_up(topics.telemetry, ends), timeout_s=240)
+            first_published = job.publisher.published
+            started_with = job.contract  # the writer schemas known before v2 existed
+        assert first_published >= 1
+        last_batch = max(
+            int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit()
+        )
+        # As if the job died after its transaction committed but before Spark's commit log
+        # entry: the batch is run again on restart.
+        for name in (str(last_batch), f".{last_batch}.crc"):
+            (checkpoint / "commits" / name).unlink(missing_ok=True)
+
+        # Part 2: a new telemetry version is registered and the rest of the session is
+        # written with it, after a poison record with an id no registry has.
+        with SchemaRegistry(registry_url) as registry:
+            v2 = registry.register(topics.telemetry_subject, telemetry_v2())
+        rest = session.until_laps(3)
+        values = [("car-01", frame(2_000_000_000, b"\x02poison"))]
+        values += encode_with(telemetry_v2(), v2.schema_id, rest)
+        produce(bootstrap, topics.telemetry, values)
+        ends = end_offsets(bootstrap, topics.telemetry)
+        settings = _settings(endpoints, topics, checkpoint)
+        # Restarted with what the first run knew, as a job started before v2 was registered.
+        with AnalyticsJob(settings, spark, contract=started_with, echo=None) as job:
+            run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
+            # Restarted for v2, for the poison id, and after each re-run batch (SPARK-55271).
+            assert job.restarts >= 2
+            assert job.publisher.skipped_batches == 1  # the replayed batch, not written again
+            assert v2.schema_id in job.contract.writers
+            assert job.contract.skip_ids == {2_000_000_000}
+
+            # Late: lap 2 of car-01 again (minutes behind the watermark) and the last second
+            # again (within the watermark, but not newer than what the car already sent).
+            late = [b for b in first if int(b["lap"][0]) == 2][:500] + rest[-50:]
+            produce(bootstrap, topics.telemetry, encode_batches(registry_url, topics, late))
+            ends = end_offsets(bootstrap, topics.telemetry)
+            job.progress.clear()
+            run_job(job, caught_up(topics.telemetry, ends), timeout_s=120)
+            dropped = sum(
+                int((p.get("stateOperators") or [{}])[0].get("numRowsDroppedByWatermark", 0))
+                for p in job.progress
+            )
+    finally:
+        spark.conf.unset("spark.sql.streaming.noDataMicroBatches.enabled")
+
+    got = _by_key(read_summaries(bootstrap, registry_url, topics.analytics))
+    raw = read_telemetry(bootstrap, registry_url, topics.telemetry)
+    want = expected_summaries(raw)  # duplicates by timestamp count once, as documented
+    assert len(want) == 3  # as in the first test: car-01 lap 2, car-02 laps 2 and 3
+    assert_summaries_match(got, want)
+    assert dropped >= 500 * 2  # lap 2 of car-01: both cars' rows of those ticks
+    assert isinstance(raw, pd.DataFrame)

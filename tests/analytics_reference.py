@@ -1,0 +1,97 @@
+"""An independent computation of the lap summaries from raw telemetry, with pandas.
+
+Written from the definitions in analytics/README.md, not from the job's code, and working
+on the whole run at once (no state, no micro-batches), so the tests can compare the job's
+summaries with it field by field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FULL_THROTTLE = 0.98  # schemas.channels.FULL_THROTTLE_MIN, restated on purpose
+BRAKE_ON = 0.05  # schemas.channels.BRAKE_ON_MIN
+
+
+def _crossing(before: pd.Series, after: pd.Series) -> float:
+    """Interpolated time the car passed the line between two consecutive samples."""
+    line = after["total_distance_m"] - after["lap_distance_m"]
+    share = (line - before["total_distance_m"]) / (
+        after["total_distance_m"] - before["total_distance_m"]
+    )
+    return before["timestamp"] + share * (after["timestamp"] - before["timestamp"])
+
+
+def _boundary(lap: pd.DataFrame, sector: int) -> float:
+    """Halfway between the last sample before ``sector`` and the first sample in it."""
+    sectors = lap["sector"].to_numpy()
+    i = int(np.flatnonzero((sectors[1:] == sector) & (sectors[:-1] == sector - 1))[0]) + 1
+    ts = lap["timestamp"].to_numpy()
+    return (ts[i - 1] + ts[i]) / 2
+
+
+def expected_summaries(records: pd.DataFrame) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """(session, car, lap) -> the summary of every lap seen from line to line."""
+    out: dict[tuple[str, str, int], dict[str, Any]] = {}
+    df = records.sort_values("timestamp", kind="stable")
+    for (session, car), g in df.groupby(["session_id", "car_id"], sort=True):
+        g = g.drop_duplicates("timestamp").reset_index(drop=True)
+        laps = g["lap"].to_numpy()
+        seen = set(laps.tolist())
+        first = int(laps[0])
+        for lap in sorted(seen):
+            if lap == first or lap - 1 not in seen or lap + 1 not in seen:
+                continue
+            cur = g[g["lap"] == lap]
+            start = round(_crossing(g[g["lap"] == lap - 1].iloc[-1], cur.iloc[0]))
+            end = round(_crossing(cur.iloc[-1], g[g["lap"] == lap + 1].iloc[0]))
+            b2 = round(_boundary(cur, 2))
+            b3 = round(_boundary(cur, 3))
+            speed = cur["speed_kmh"].astype(float)
+            out[(str(session), str(car), int(lap))] = {
+                "session_id": session,
+                "car_id": car,
+                "driver": cur["driver"].iloc[-1],
+                "lap": int(lap),
+                "lap_time_s": (end - start) / 1e6,
+                "sector1_s": (b2 - start) / 1e6,
+                "sector2_s": (b3 - b2) / 1e6,
+                "sector3_s": (end - b3) / 1e6,
+                "lap_start": start,
+                "lap_end": end,
+                "avg_speed_kmh": speed.mean(),
+                "max_speed_kmh": speed.max(),
+                "min_speed_kmh": speed.min(),
+                "full_throttle_share": (cur["throttle"].astype(float) >= FULL_THROTTLE).mean(),
+                "brake_share": (cur["brake"].astype(float) > BRAKE_ON).mean(),
+                "fuel_used_kg": float(cur["fuel_kg"].iloc[0]) - float(cur["fuel_kg"].iloc[-1]),
+                "max_abs_g_lat": cur["g_lat"].astype(float).abs().max(),
+                "max_g_long": cur["g_long"].astype(float).max(),
+                "min_g_long": cur["g_long"].astype(float).min(),
+                "sample_count": len(cur),
+            }
+    return out
+
+
+def assert_summaries_match(
+    got: dict[tuple[str, str, int], dict[str, Any]],
+    want: dict[tuple[str, str, int], dict[str, Any]],
+    rel: float = 1e-9,
+) -> None:
+    assert sorted(got) == sorted(want)
+    for key, expected in want.items():
+        actual = got[key]
+        for name, value in expected.items():
+            if isinstance(value, float | np.floating):
+                assert actual[name] == pytest_approx(float(value), rel), (key, name)
+            else:
+                assert actual[name] == value, (key, name, actual[name], value)
+
+
+def pytest_approx(value: float, rel: float) -> Any:
+    import pytest
+
+    return pytest.approx(value, rel=rel, abs=1e-9)

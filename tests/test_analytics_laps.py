@@ -1,0 +1,112 @@
+"""The lap aggregation's pure logic against an independent pandas computation, no Spark."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics.laps import INPUT_COLUMNS, LapState, advance, line_crossing_us
+from producer.silverstone import silverstone
+from producer.simulation import Simulation, concat_batches
+from tests.analytics_reference import assert_summaries_match, expected_summaries
+
+
+@pytest.fixture(scope="module")
+def telemetry() -> pd.DataFrame:
+    """Two cars (one from the line, one from mid-track), a bit over 3 laps, at 20 Hz."""
+    sim = Simulation(silverstone(), 2, hz=20, seed=3, session_id="unit")
+    batches = [sim.step() for _ in range(20 * 300)]
+    return pd.DataFrame(concat_batches(batches))
+
+
+def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    cols = {name: df[name].to_numpy() for name in INPUT_COLUMNS if name != "ts_us"}
+    cols["ts_us"] = df["timestamp"].to_numpy(dtype=np.int64)
+    for name in ("lap", "sector"):
+        cols[name] = cols[name].astype(np.int64)
+    return cols
+
+
+def _run(df: pd.DataFrame, chunks: list[int]) -> tuple[dict, dict[str, LapState | None]]:
+    """Feed each car's records in chunks of the given sizes (cycled), as micro-batches."""
+    got: dict = {}
+    states: dict[str, LapState | None] = {}
+    for car, g in df.groupby("car_id"):
+        state = None
+        pos, i = 0, 0
+        while pos < len(g):
+            part = g.iloc[pos : pos + chunks[i % len(chunks)]]
+            state, done = advance("unit", str(car), state, _columns(part))
+            for s in done:
+                key = (s["session_id"], s["car_id"], s["lap"])
+                assert key not in got, f"lap summarised twice: {key}"
+                got[key] = s
+            pos += len(part)
+            i += 1
+        states[str(car)] = state
+    return got, states
+
+
+def test_summaries_equal_the_independent_computation(telemetry: pd.DataFrame) -> None:
+    got, _ = _run(telemetry, [997, 13, 4000, 1])
+    want = expected_summaries(telemetry)
+    assert_summaries_match(got, want)
+    # car-01 starts on the line, car-02 mid-track: neither first lap is complete (not seen
+    # crossing into it), nor the lap each car is on when the stream ends.
+    laps_per_car = {car: sorted(k[2] for k in got if k[1] == car) for car in ("car-01", "car-02")}
+    assert all(laps and laps[0] == 2 for laps in laps_per_car.values()), laps_per_car
+    last_laps = telemetry.groupby("car_id")["lap"].max().to_dict()
+    for car, laps in laps_per_car.items():
+        assert laps[-1] == last_laps[car] - 1
+
+
+def test_lap_times_are_plausible_and_sectors_add_up(telemetry: pd.DataFrame) -> None:
+    got, _ = _run(telemetry, [5000])
+    for s in got.values():
+        assert 80 < s["lap_time_s"] < 110
+        assert s["sector1_s"] + s["sector2_s"] + s["sector3_s"] == pytest.approx(s["lap_time_s"])
+        assert s["lap_start"] < s["lap_end"]
+        assert s["sample_count"] == pytest.approx(s["lap_time_s"] * 20, abs=1)
+
+
+def test_micro_batch_boundaries_do_not_change_the_result(telemetry: pd.DataFrame) -> None:
+    one, _ = _run(telemetry, [len(telemetry)])
+    many, _ = _run(telemetry, [1, 2, 3, 500, 7])
+    assert_summaries_match(many, one, rel=1e-12)  # sums in another order: last bits only
+
+
+def test_duplicates_and_out_of_order_records_are_dropped(telemetry: pd.DataFrame) -> None:
+    car = telemetry[telemetry["car_id"] == "car-01"]
+    half = len(car) // 2
+    state, first = advance("unit", "car-01", None, _columns(car.iloc[:half]))
+    # The same records again, then an older slice: nothing new, and counted.
+    state, again = advance("unit", "car-01", state, _columns(car.iloc[half - 100 : half]))
+    assert again == [] and state is not None and state.dropped == 100
+    state, rest = advance("unit", "car-01", state, _columns(car.iloc[half:]))
+    whole, _ = _run(car, [len(car)])
+    assert {s["lap"] for s in first + rest} == {k[2] for k in whole}
+
+
+def test_rows_in_any_order_within_a_batch(telemetry: pd.DataFrame) -> None:
+    car = telemetry[telemetry["car_id"] == "car-02"]
+    shuffled = car.sample(frac=1.0, random_state=7)
+    _, in_order = advance("unit", "car-02", None, _columns(car))
+    _, mixed = advance("unit", "car-02", None, _columns(shuffled))
+    assert in_order == mixed and in_order
+
+
+def test_a_gap_in_lap_numbers_completes_nothing(telemetry: pd.DataFrame) -> None:
+    car = telemetry[telemetry["car_id"] == "car-01"]
+    without_lap_2 = car[car["lap"] != 2]
+    _, done = advance("unit", "car-01", None, _columns(without_lap_2))
+    assert all(s["lap"] not in (1, 2, 3) for s in done)
+
+
+def test_line_crossing_is_interpolated_by_distance() -> None:
+    # 5 m before the line at t=0, 15 m after it at t=100: a quarter of the way.
+    assert line_crossing_us(0, 995.0, 100, 1015.0, 15.0) == pytest.approx(25.0)
+    assert line_crossing_us(0, 1000.0, 100, 1000.0, 0.0) == 100.0  # not moving
+    assert not math.isnan(line_crossing_us(0, math.nan, 100, 1000.0, 0.0))
