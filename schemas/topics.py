@@ -29,6 +29,9 @@ LAP_SUMMARY_SCHEMA_FILE = SCHEMA_DIR / "lap_summary.avsc"
 DLQ_REASON_HEADER = "f1-dlq-reason"
 DLQ_ERROR_HEADER = "f1-dlq-error"
 DLQ_SOURCE_TOPIC_HEADER = "f1-dlq-source-topic"
+DLQ_SOURCE_PARTITION_HEADER = "f1-dlq-source-partition"
+DLQ_SOURCE_OFFSET_HEADER = "f1-dlq-source-offset"
+DLQ_SERVICE_HEADER = "f1-dlq-service"
 
 
 def value_subject(topic: str) -> str:

@@ -44,6 +44,7 @@ def services(cars: int, rate: str, dashboard_port: int) -> list[Service]:
     """Start order: consumers first, so they are subscribed when the first lap begins."""
     python = sys.executable
     return [
+        Service("sink-influx", [python, "-m", "sinks", "run"]),
         Service("analytics", [python, "-m", "analytics"]),
         Service("simulator", [python, "-m", "producer", "--cars", str(cars), "--rate", rate]),
     ]

@@ -1,0 +1,356 @@
+"""Benchmark of the InfluxDB sink: sustained points/s from Kafka into influxd, against writing
+the same line protocol directly with influxdb-client in the same run, and the delay at a live
+20-car grid.
+
+    .venv/bin/python benchmarks/bench_sink.py [--records 200000] [--rounds 2] [--live-s 20]
+
+Needs the stack (`f1-stack up`). Everything goes to topics and buckets of this run, which are
+deleted at the end. Throughput rounds alternate (direct, sink, direct, sink, ...) so drift of
+the shared machine hits both; the best round of each is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.write_api import SYNCHRONOUS
+
+from producer.silverstone import silverstone
+from producer.simulation import Simulation, to_records
+from schemas import cli as schemas_cli
+from schemas.endpoints import Endpoints
+from schemas.registry import SchemaRegistry
+from schemas.serde import telemetry_deserializer, telemetry_serializer
+from schemas.topics import Topics
+from sinks import app
+from sinks.consumer_loop import SinkLoop
+from sinks.line_protocol import line_encoder
+from sinks.settings import SinkSettings
+
+HZ = 100
+CARS = 20
+
+
+def note(text: str) -> None:
+    print(f"  {text}", file=sys.stderr, flush=True)
+
+
+def machine() -> str:
+    mem = "?"
+    try:
+        with open("/proc/meminfo") as f:
+            kb = int(next(line for line in f if line.startswith("MemTotal")).split()[1])
+        mem = f"{kb / 2**20:.1f} GiB"
+    except (OSError, StopIteration, ValueError):
+        pass
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cpus, {mem} memory, "
+        f"Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def contract_records(sim: Simulation, ticks: int) -> list[dict]:
+    """Simulated records made to satisfy the contract: the simulator reports steering in
+    degrees, the contract a fraction of full lock (taken as 180 degrees here)."""
+    records = to_records(sim.run(ticks))
+    for r in records:
+        r["steering"] = max(-1.0, min(1.0, -r["steering"] / 180.0))
+    return records
+
+
+def setup_topics(e: Endpoints, tag: str) -> Topics:
+    topics = Topics.from_env(
+        telemetry=f"bench-sink-tel-{tag}",
+        analytics=f"bench-sink-laps-{tag}",
+        dlq=f"bench-dlq-{tag}",
+    )
+    admin = AdminClient({"bootstrap.servers": e.kafka_bootstrap})
+    for future in admin.create_topics([NewTopic(topics.telemetry, 1, 1)]).values():
+        future.result(timeout=30)
+    args = ["register", "--registry", e.schema_registry_url]
+    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
+    if schemas_cli.main(args) != 0:
+        raise SystemExit("f1-schemas register failed")
+    return topics
+
+
+def produce(e: Endpoints, topic: str, values: Sequence[tuple[bytes, bytes]]) -> None:
+    producer = Producer(
+        {
+            "bootstrap.servers": e.kafka_bootstrap,
+            "acks": "all",
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+    for key, value in values:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:
+                producer.poll(0.05)
+    producer.flush(120)
+
+
+def delete_topics(e: Endpoints, made: list[Topics]) -> None:
+    """The run's topics (subjects stay: the registry keeps ids for good)."""
+    names = [n for t in made for n in (t.telemetry, t.dlq)]
+    admin = AdminClient({"bootstrap.servers": e.kafka_bootstrap})
+    for future in admin.delete_topics(names).values():
+        try:
+            future.result(timeout=30)
+        except Exception as exc:  # a DLQ topic the sink never needed to create
+            note(f"topic not deleted: {exc}")
+
+
+class Buckets:
+    def __init__(self, e: Endpoints) -> None:
+        self.e = e
+        self.client = InfluxDBClient(url=e.influx_url, token=e.influx_token, org=e.influx_org)
+        self.made: list = []
+
+    def new(self, name: str) -> str:
+        self.made.append(
+            self.client.buckets_api().create_bucket(bucket_name=name, org=self.e.influx_org)
+        )
+        return name
+
+    def delete_all(self) -> None:
+        for bucket in self.made:
+            self.client.buckets_api().delete_bucket(bucket)
+        self.client.close()
+
+
+def direct_round(e: Endpoints, bucket: str, lines: list[str], batch: int) -> float:
+    """influxdb-client writing the same line protocol, same batch size: points/s."""
+    with InfluxDBClient(url=e.influx_url, token=e.influx_token, org=e.influx_org) as client:
+        write = client.write_api(write_options=SYNCHRONOUS)
+        started = time.perf_counter()
+        for i in range(0, len(lines), batch):
+            body = "\n".join(lines[i : i + batch]).encode()
+            write.write(bucket, e.influx_org, body, write_precision=WritePrecision.US)
+        return len(lines) / (time.perf_counter() - started)
+
+
+class SinkThread:
+    """The sink's loop (app.run) in a thread of this process, so its counters can be read."""
+
+    def __init__(self, settings: SinkSettings) -> None:
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        ready: list[SinkLoop] = []
+        self.thread = threading.Thread(target=self._run, args=(settings, ready.append), daemon=True)
+        self.thread.start()
+        while not ready:
+            self.check()
+            time.sleep(0.01)
+        self.loop = ready[0]
+
+    def _run(self, settings: SinkSettings, on_ready) -> None:
+        try:
+            app.run(settings, self.stop, on_ready)
+        except BaseException as exc:
+            self.error = exc
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise SystemExit(f"the sink failed: {self.error!r}")
+        if not self.thread.is_alive() and not self.stop.is_set():
+            raise SystemExit("the sink ended on its own")
+
+    def wait_stored(self, n: int, timeout_s: float) -> float:
+        deadline = time.monotonic() + timeout_s
+        while self.loop.stats.stored < n:
+            self.check()
+            if time.monotonic() > deadline:
+                raise SystemExit(
+                    f"the sink stored {self.loop.stats.stored} of {n} in {timeout_s} s"
+                )
+            time.sleep(0.005)
+        return time.monotonic()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(30)
+
+
+def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) -> float:
+    """The sink from a topic holding n records: points/s from the first record consumed to
+    the last one committed (consumer-group start-up is not part of the throughput)."""
+    settings = SinkSettings.from_env(
+        kafka_bootstrap=e.kafka_bootstrap,
+        schema_registry_url=e.schema_registry_url,
+        influx_url=e.influx_url,
+        influx_bucket=bucket,
+        telemetry_topic=topics.telemetry,
+        analytics_topic=topics.analytics,
+        dlq_topic=topics.dlq,
+        group_id=f"bench-{uuid.uuid4().hex[:8]}",
+        batch_points=batch,
+        progress_s=3600.0,
+    )
+    sink = SinkThread(settings)
+    try:
+        done = sink.wait_stored(n, 600)
+    finally:
+        sink.close()
+    first = sink.loop.stats.first_consumed
+    assert first is not None
+    return n / (done - first)
+
+
+def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict[str, float]:
+    """20 cars at 100 Hz produced in real time while the sink runs: per batch, the delay of its
+    oldest record from being produced to being committed; and the consumer lag at the end."""
+    settings = SinkSettings.from_env(
+        kafka_bootstrap=e.kafka_bootstrap,
+        schema_registry_url=e.schema_registry_url,
+        influx_url=e.influx_url,
+        influx_bucket=bucket,
+        telemetry_topic=topics.telemetry,
+        analytics_topic=topics.analytics,
+        dlq_topic=topics.dlq,
+        group_id=f"bench-live-{uuid.uuid4().hex[:8]}",
+        progress_s=1.0,
+    )
+    sink = SinkThread(settings)
+    loop = sink.loop
+    # Start the grid once the consumer has its partition (a lag figure appears then), so the
+    # group's join time is not counted as delay.
+    deadline = time.monotonic() + 60
+    while loop.stats.lag is None and time.monotonic() < deadline:
+        sink.check()
+        time.sleep(0.1)
+    with SchemaRegistry(e.schema_registry_url) as registry:
+        serializer = telemetry_serializer(registry, topics)
+    producer = Producer(
+        {
+            "bootstrap.servers": e.kafka_bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 5,
+            "compression.type": "lz4",
+        }
+    )
+    sim = Simulation(
+        silverstone(),
+        n_cars=CARS,
+        hz=HZ,
+        seed=3,
+        session_id="bench-live",
+        session_start_us=time.time_ns() // 1000,
+    )
+    ticks = int(seconds * HZ)
+    started = time.monotonic()
+    lags = []
+    for tick in range(ticks):
+        for r in contract_records(sim, 1):
+            producer.produce(topics.telemetry, key=r["car_id"], value=serializer.encode(r))
+        producer.poll(0)
+        if tick % HZ == 0 and tick and loop.stats.lag is not None:
+            lags.append(loop.stats.lag)  # the loop refreshes it every second (progress_s)
+        ahead = (tick + 1) / HZ - (time.monotonic() - started)
+        if ahead > 0:
+            time.sleep(ahead)
+    producer.flush(30)
+    try:
+        sink.wait_stored(ticks * CARS, 60)
+    finally:
+        sink.close()
+    delays = sorted(loop.stats.delays)
+    return {
+        "records": ticks * CARS,
+        "stored": loop.stats.stored,
+        "p50": statistics.median(delays),
+        "p99": delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+        "max": delays[-1],
+        "lag_max": max(lags) if lags else 0,
+        "lag_mean": statistics.fmean(lags) if lags else 0,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--records", type=int, default=200_000, help="records per round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of direct and sink")
+    parser.add_argument("--batch", type=int, default=5000, help="points per write")
+    parser.add_argument("--live-s", type=float, default=20.0, help="seconds of live grid (0: skip)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    e = Endpoints.from_env()
+    tag = uuid.uuid4().hex[:8]
+    topics = setup_topics(e, tag)
+    made = [topics]
+    buckets = Buckets(e)
+    try:
+        sim = Simulation(silverstone(), n_cars=CARS, hz=HZ, seed=1, session_id=f"bench-{tag}")
+        records = contract_records(sim, -(-args.records // CARS))[: args.records]
+        with SchemaRegistry(e.schema_registry_url) as registry:
+            serializer = telemetry_serializer(registry, topics)
+            values = [(r["car_id"].encode(), serializer.encode(r)) for r in records]
+            # The baseline writes exactly what the sink writes: the decoded records' lines.
+            decoder = telemetry_deserializer(registry)
+            encode = line_encoder()
+            lines = [encode(decoder.decode(v)) for _, v in values]
+        produce(e, topics.telemetry, values)
+        note(f"{len(values):,} records on {topics.telemetry}")
+        n = len(records)
+
+        direct, sink = [], []
+        for i in range(args.rounds):
+            direct.append(
+                direct_round(e, buckets.new(f"bench-direct-{tag}-{i}"), lines, args.batch)
+            )
+            note(f"round {i + 1}: direct {direct[-1]:,.0f} points/s")
+            sink.append(sink_round(e, topics, buckets.new(f"bench-sink-{tag}-{i}"), n, args.batch))
+            note(f"round {i + 1}: sink {sink[-1]:,.0f} points/s")
+        live = None
+        if args.live_s > 0:
+            live_topics = setup_topics(e, f"{tag}-live")
+            made.append(live_topics)
+            live = live_grid(e, live_topics, buckets.new(f"bench-live-{tag}"), args.live_s)
+    finally:
+        buckets.delete_all()
+        delete_topics(e, made)
+
+    size = sum(map(len, lines)) / n
+    print(
+        f"bench_sink: {n:,} telemetry records ({CARS} cars, {HZ} Hz), {size:.0f} bytes of line "
+        f"protocol each, batches of {args.batch:,}, gzip off (loopback), best of {args.rounds}"
+    )
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
+    best_direct, best_sink = max(direct), max(sink)
+    print(f"{'':48}{'points/s':>10}{'vs direct':>11}")
+    print(f"{'influxdb-client, same lines (baseline)':48}{best_direct:>10,.0f}{1:>11.2f}")
+    ratio = best_sink / best_direct
+    print(f"{'f1-sink-influx: Kafka, decode, line protocol':48}{best_sink:>10,.0f}{ratio:>11.2f}")
+    rounds = ", ".join(f"{d:,.0f}/{s:,.0f}" for d, s in zip(direct, sink, strict=True))
+    print(f"rounds (direct/sink): {rounds}")
+    if live is not None:
+        print(
+            f"live grid {CARS} cars x {HZ} Hz for {args.live_s:.0f} s: {live['stored']:,} of "
+            f"{live['records']:,} stored; delay produce->committed (oldest record of each "
+            f"batch) p50 {live['p50']:.2f} s, p99 {live['p99']:.2f} s, max {live['max']:.2f} s; "
+            f"consumer lag mean {live['lag_mean']:.0f}, max {live['lag_max']:.0f} records"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

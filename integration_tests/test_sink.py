@@ -1,0 +1,253 @@
+"""The InfluxDB sink on the real stack: records produced -> `python -m sinks run` -> Flux.
+
+One module-wide run produces a small session (3 cars, 10 Hz, 200 s: every car sees three
+laps) plus lap summaries, runs the sink as a subprocess until the exact count is stored, stops
+it with SIGTERM, and the tests check what it left behind.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from integration_tests.sink_support import (
+    REPO,
+    TELEMETRY_PARTITIONS,
+    SinkProcess,
+    committed,
+    create_bucket,
+    create_topics,
+    delete_bucket,
+    encoded,
+    end_offsets,
+    make_records,
+    produce,
+    wait_for,
+    wait_for_count,
+)
+from schemas.channels import LAP_SUMMARY, channel, channels
+from schemas.endpoints import Endpoints
+from schemas.evolution import sample_records
+from schemas.registry import SchemaRegistry
+from schemas.serde import lap_summary_serializer, load_schema, telemetry_serializer
+from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, Topics
+from sinks.history import ALL_TIME, History
+
+
+@dataclass
+class Sunk:
+    endpoints: Endpoints
+    topics: Topics
+    bucket: str
+    session: str
+    group: str
+    records: list[dict]
+    summaries: list[dict]
+    exit_code: int
+    log: str
+
+
+def _summaries(session: str, records: list[dict]) -> list[dict]:
+    """One lap summary per car for lap 1, stamped from that car's samples."""
+    base = sample_records(load_schema(LAP_SUMMARY_SCHEMA_FILE))[1]
+    out = []
+    for car in sorted({r["car_id"] for r in records}):
+        lap1 = [r for r in records if r["car_id"] == car and r["lap"] == 1]
+        out.append(
+            {
+                **base,
+                "session_id": session,
+                "car_id": car,
+                "driver": lap1[0]["driver"],
+                "lap": 1,
+                "lap_time_s": 90.0 + len(out),
+                "lap_start": lap1[0]["timestamp"],
+                "lap_end": lap1[-1]["timestamp"],
+                "sample_count": len(lap1),
+            }
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def sunk(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sunk]:
+    unique = uuid.uuid4().hex[:10]
+    topics = create_topics(endpoints, unique)
+    bucket = f"it-sink-{unique}"
+    create_bucket(endpoints, bucket)
+    session = f"it-session-{unique}"
+    group = f"it-sink-{unique}"
+    records = make_records(session)
+    summaries = _summaries(session, records)
+    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        produce(
+            endpoints, topics.telemetry, encoded(telemetry_serializer(registry, topics), records)
+        )
+        laps_ser = lap_summary_serializer(registry, topics)
+        produce(endpoints, topics.analytics, encoded(laps_ser, summaries))
+    log_file = tmp_path_factory.mktemp("sink") / "sink.log"
+    sink = SinkProcess(endpoints, topics, bucket, group, log_file).start()
+    try:
+        wait_for_count(endpoints, bucket, session, len(records))
+        with History(
+            endpoints.influx_url, endpoints.influx_token, endpoints.influx_org, bucket
+        ) as h:
+            wait_for(lambda: len(h.lap_summaries(session)) == len(summaries), 30, "lap summaries")
+        # Let one progress line (every 2 s) report the final lag before stopping.
+        wait_for(lambda: "lag 0 records" in sink.log(), 15, "a progress line with lag 0")
+        exit_code = sink.stop()
+        yield Sunk(
+            endpoints, topics, bucket, session, group, records, summaries, exit_code, sink.log()
+        )
+    finally:
+        if sink.alive():
+            sink.stop()
+        delete_bucket(endpoints, bucket)
+
+
+def _history(sunk: Sunk) -> History:
+    e = sunk.endpoints
+    return History(e.influx_url, e.influx_token, e.influx_org, sunk.bucket)
+
+
+def _assert_same_values(stored: pd.DataFrame, produced: list[dict], names: list[str]) -> None:
+    """Doubles equal exactly; Avro floats equal after the float32 rounding of the wire."""
+    expected = pd.DataFrame(produced)
+    for name in names:
+        got, want = stored[name].to_numpy(), expected[name].to_numpy()
+        c = channel(name)
+        if c.avro_type == "float":
+            np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32), name)
+        else:
+            np.testing.assert_array_equal(got, want, name)
+
+
+def test_every_record_is_stored_exactly_once_with_its_values(sunk: Sunk) -> None:
+    flux = (
+        f'from(bucket: "{sunk.bucket}") |> range({ALL_TIME})'
+        f' |> filter(fn: (r) => r._measurement == "telemetry"'
+        f' and r.session_id == "{sunk.session}")'
+        ' |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+        ' |> group() |> sort(columns: ["car_id", "_time"])'
+    )
+    with _history(sunk) as history:
+        stored = history.frame(flux)
+    assert len(stored) == len(sunk.records)
+    produced = sorted(sunk.records, key=lambda r: (r["car_id"], r["timestamp"]))
+    epoch = pd.Timestamp(0, tz="UTC")
+    stored_us = (stored["_time"] - epoch) // pd.Timedelta(microseconds=1)
+    assert stored_us.tolist() == [r["timestamp"] for r in produced]
+    names = [c.name for c in channels() if c.name != "timestamp"]
+    _assert_same_values(stored, produced, names)
+
+
+def test_a_clean_stop_commits_everything_and_reports_progress(sunk: Sunk) -> None:
+    assert sunk.exit_code == 0, sunk.log
+    e, t = sunk.endpoints, sunk.topics.telemetry
+    ends = end_offsets(e, t, TELEMETRY_PARTITIONS)
+    done = committed(e, sunk.group, t, TELEMETRY_PARTITIONS)
+    assert {p: done[p] for p, end in ends.items() if end > 0} == {
+        p: end for p, end in ends.items() if end > 0
+    }
+    progress = [line for line in sunk.log.splitlines() if "progress: stored" in line]
+    assert progress and "lag" in progress[-1] and "dlq 0" in progress[-1]
+    assert f"final: stored {len(sunk.records) + len(sunk.summaries)} records" in sunk.log
+
+
+def test_lap_summaries_are_stored_in_measurement_laps(sunk: Sunk) -> None:
+    with _history(sunk) as history:
+        stored = history.lap_summaries(sunk.session)
+    expected = pd.DataFrame(sunk.summaries)[stored.columns]
+    names = [c.name for c in channels(LAP_SUMMARY)]
+    assert list(stored.columns) == names
+    pd.testing.assert_frame_equal(
+        stored.sort_values("car_id").reset_index(drop=True),
+        expected.sort_values("car_id").reset_index(drop=True),
+        check_dtype=False,
+    )
+
+
+def _cli(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "sinks", "history", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_history_lists_sessions_cars_and_laps(sunk: Sunk) -> None:
+    bucket = ["--bucket", sunk.bucket]
+    assert sunk.session in _cli("sessions", *bucket).split()
+    cars = _cli("cars", "--session", sunk.session, *bucket)
+    for car in {r["car_id"] for r in sunk.records}:
+        assert car in cars
+    with _history(sunk) as history:
+        laps = history.laps(sunk.session)
+    produced = Counter((r["car_id"], r["lap"]) for r in sunk.records)
+    stored = {(row.car_id, row.lap): row.samples for row in laps.itertuples()}
+    assert stored == dict(produced)
+    printed = _cli("laps", "--session", sunk.session, *bucket)
+    assert "samples" in printed and "complete" in printed
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_exported_lap_matches_the_records_produced_for_it(
+    sunk: Sunk, tmp_path: Path, suffix: str
+) -> None:
+    car, lap = "car-02", 2
+    out = tmp_path / f"lap{suffix}"
+    printed = _cli(
+        "export",
+        "--session",
+        sunk.session,
+        "--car",
+        car,
+        "--lap",
+        str(lap),
+        "--out",
+        str(out),
+        "--bucket",
+        sunk.bucket,
+    )
+    produced = [r for r in sunk.records if r["car_id"] == car and r["lap"] == lap]
+    assert printed.startswith(f"{len(produced)} samples")
+    if suffix == ".csv":
+        exported = pd.read_csv(out, float_precision="round_trip")
+    else:
+        exported = pd.read_parquet(out)
+    assert list(exported.columns) == [c.name for c in channels()]
+    assert exported["timestamp"].tolist() == [r["timestamp"] for r in produced]
+    assert set(exported["session_id"]) == {sunk.session} and set(exported["car_id"]) == {car}
+    _assert_same_values(exported, produced, [c.name for c in channels()][3:])
+
+
+def test_best_lap_and_speed_versus_distance(sunk: Sunk) -> None:
+    car = "car-01"
+    with _history(sunk) as history:
+        best = history.best_lap(sunk.session, car)
+        assert best is not None
+        # Lap summaries exist for lap 1 of each car, so the summary's lap time decides.
+        assert best["lap"] == 1
+        trace = history.channel_vs_distance(sunk.session, car, 2)
+    produced = sorted(
+        (r for r in sunk.records if r["car_id"] == car and r["lap"] == 2),
+        key=lambda r: r["lap_distance_m"],
+    )
+    assert trace["lap_distance_m"].tolist() == [r["lap_distance_m"] for r in produced]
+    np.testing.assert_array_equal(
+        trace["speed_kmh"].to_numpy(np.float32),
+        np.array([r["speed_kmh"] for r in produced], dtype=np.float32),
+    )

@@ -1,0 +1,383 @@
+"""The sink's loop: consume, decode, batch, write, dead-letter, then commit.
+
+Delivery is at-least-once with idempotent writes, which together store every record exactly
+once:
+
+* offsets are committed explicitly (``enable.auto.commit=false``), per partition, and only
+  for a batch InfluxDB has accepted and whose dead letters the broker has acknowledged;
+* a crash or a rebalance replays at most the uncommitted batches, and a replayed record lands
+  on the same series and timestamp, overwriting itself.
+
+One batch is written (in a worker thread) while the next is being consumed and decoded, so
+decoding overlaps influxd's work; there is never more than one write in flight, and batches
+are committed in order. While InfluxDB is down the write keeps retrying, the next batch fills
+up and consuming pauses: memory stays bounded at two batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message, TopicPartition
+
+from schemas.channels import LAP_SUMMARY, TELEMETRY
+from schemas.errors import InfrastructureError
+from schemas.serde_errors import DecodeError
+from sinks.dlq import INFLUX_REJECTED, DeadLetters, Source
+from sinks.influx_writer import Rejected, WriteCancelled
+from sinks.line_protocol import line_encoder
+
+log = logging.getLogger(__name__)
+
+CONSUME_TIMEOUT_S = 0.1  # short, so signals and the batch timer are honoured
+DECODE_RETRY_MAX_S = 5.0
+SHUTDOWN_GRACE_S = 10.0  # how long a last write may keep retrying after a stop signal
+
+
+class Decoder(Protocol):
+    def decode(self, data: bytes) -> dict[str, Any]: ...
+
+
+class Writer(Protocol):
+    retries: int
+
+    def write(self, lines: list[str], cancel: threading.Event | None = None) -> list[Rejected]: ...
+
+
+class Consumer(Protocol):
+    def consume(self, num_messages: int, timeout: float) -> list[Message]: ...
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+    def assignment(self) -> list[TopicPartition]: ...
+    def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
+    def get_watermark_offsets(
+        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
+    ) -> tuple[int, int] | None: ...
+
+
+@dataclass
+class Batch:
+    """Lines to write, where each came from, and the offsets to commit once written."""
+
+    lines: list[str] = field(default_factory=list)
+    sources: list[Message] = field(default_factory=list)  # for dead letters of rejects
+    laps: int = 0  # lap summaries among the lines
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    opened: float | None = None
+    consumed: int = 0
+    oldest_kafka_ms: int | None = None  # produce time of the batch's first record
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+@dataclass
+class Stats:
+    stored: int = 0  # points InfluxDB accepted
+    telemetry: int = 0
+    laps: int = 0
+    dead: int = 0  # records sent to the DLQ
+    batches: int = 0
+    first_consumed: float | None = None  # monotonic time of the first record read
+    # Per batch: wall-clock seconds from producing its first record to committing it.
+    delay_s: float | None = None
+    delays: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+    lag: int | None = None  # records not yet committed, as of the last progress line
+
+
+class SinkLoop:
+    """Drives one consumer until ``stop`` is set; see the module doc for the guarantees."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        writer: Writer,
+        dead_letters: DeadLetters,
+        decoders: dict[str, tuple[str, Decoder]],
+        *,
+        batch_points: int = 5000,
+        batch_ms: float = 250.0,
+        progress_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        wall_ms: Callable[[], float] = lambda: time.time() * 1000,
+    ) -> None:
+        """``decoders`` maps each topic to ``(record kind, decoder)``, the kind being
+        ``schemas.channels.TELEMETRY`` or ``LAP_SUMMARY``."""
+        self.consumer = consumer
+        self.writer = writer
+        self.dlq = dead_letters
+        self.decoders = decoders
+        self.encoders = {kind: line_encoder(kind) for kind in (TELEMETRY, LAP_SUMMARY)}
+        self.batch_points = batch_points
+        self.batch_s = batch_ms / 1000
+        self.progress_s = progress_s
+        self.stats = Stats()
+        self.committed: dict[tuple[str, int], int] = {}
+        self._clock = clock
+        self._wall_ms = wall_ms
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influx-write")
+        self._in_flight: tuple[Batch, Future[list[Rejected]]] | None = None
+        self._cancel = threading.Event()
+        self._warned_topics: set[str] = set()
+        self._last_progress = (clock(), 0)
+
+    # --- the loop -----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set, then write and commit what was read, and return."""
+        batch = Batch()
+        try:
+            while not stop.is_set():
+                batch = self._fill(batch, stop)
+                if self._due(batch):
+                    self._hand_over(batch, stop)
+                    batch = Batch()
+                elif self._in_flight is not None and self._in_flight[1].done():
+                    self._settle(stop)  # the stream went quiet: commit without waiting for more
+                self._maybe_progress()
+            log.info("stopping: writing and committing what was read")
+            if batch.offsets:
+                self._hand_over(batch, stop)
+            self._settle(stop)
+        finally:
+            self._cancel.set()
+            self._executor.shutdown(wait=True)
+            self._progress(final=True)
+
+    def _due(self, batch: Batch) -> bool:
+        if not batch.offsets:
+            return False
+        if len(batch) >= self.batch_points:
+            return True
+        return batch.opened is not None and self._clock() - batch.opened >= self.batch_s
+
+    def _fill(self, batch: Batch, stop: threading.Event) -> Batch:
+        """Consume into ``batch`` until it is due or a short poll comes back empty."""
+        while not stop.is_set():
+            if batch.opened is None:
+                timeout = CONSUME_TIMEOUT_S
+            else:
+                left = self.batch_s - (self._clock() - batch.opened)
+                if left <= 0:
+                    return batch
+                timeout = min(CONSUME_TIMEOUT_S, left)
+            wanted = max(1, self.batch_points - len(batch))
+            messages = self.consumer.consume(num_messages=min(wanted, 1000), timeout=timeout)
+            if self._in_flight is not None and self._in_flight[1].done():
+                self._settle(stop)  # commit the finished write now, not when this batch is due
+            if not messages:
+                return batch
+            if not self._add_all(batch, messages, stop):
+                return batch  # stopping while the registry is away: leave the rest unread
+            if self._due(batch):
+                return batch
+        return batch
+
+    def _add_all(self, batch: Batch, messages: list[Message], stop: threading.Event) -> bool:
+        """Decode and encode ``messages`` into ``batch``; False when stopping mid-way.
+
+        This runs for every record the sink stores, so the loop keeps to local names.
+        """
+        decoders, encoders, offsets = self.decoders, self.encoders, batch.offsets
+        lines_append, sources_append = batch.lines.append, batch.sources.append
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                self._consumer_error(err, msg)
+                continue
+            topic = msg.topic()
+            kind, decoder = decoders[topic]
+            try:
+                record: dict[str, Any] | DecodeError | None = decoder.decode(msg.value() or b"")
+            except DecodeError as exc:
+                record = exc
+            except InfrastructureError:
+                record = self._decode_retrying(decoder, msg.value() or b"", stop)
+                if record is None:
+                    return False
+            if batch.opened is None:
+                self._open(batch, msg)
+            offsets[(topic, msg.partition())] = msg.offset() + 1
+            batch.consumed += 1
+            if isinstance(record, DecodeError):
+                self.dlq.send(Source.of(msg), record.reason, str(record))
+                self.stats.dead += 1
+                continue
+            lines_append(encoders[kind](record))
+            sources_append(msg)
+            if kind == LAP_SUMMARY:
+                batch.laps += 1
+        return True
+
+    def _open(self, batch: Batch, first: Message) -> None:
+        """Start the batch's timer at its first record (never at a consumer error, which
+        would leave a timer running on an empty batch)."""
+        batch.opened = self._clock()
+        if self.stats.first_consumed is None:
+            self.stats.first_consumed = batch.opened
+        produced_ms = first.timestamp()[1]
+        if produced_ms > 0:
+            batch.oldest_kafka_ms = produced_ms
+
+    def _decode_retrying(
+        self, decoder: Decoder, value: bytes, stop: threading.Event
+    ) -> dict[str, Any] | DecodeError | None:
+        """Decode while the registry cannot be asked for a schema (an infrastructure problem,
+        never the record's fault): the record, its DecodeError, or None when stopping."""
+        attempt = 0
+        while True:
+            try:
+                return decoder.decode(value)
+            except DecodeError as exc:
+                return exc
+            except InfrastructureError as exc:
+                delay = min(DECODE_RETRY_MAX_S, 0.2 * 2**attempt)
+                if attempt == 0 or attempt % 10 == 0:
+                    log.warning("cannot decode yet, retrying: %s", exc)
+                attempt += 1
+                if stop.wait(delay):
+                    return None
+
+    def _consumer_error(self, err: KafkaError, msg: Message) -> None:
+        if err.code() == KafkaError._PARTITION_EOF:
+            return
+        if err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
+            # The lap summary topic may not exist (yet): the sink stores it once it does.
+            topic = msg.topic() or str(err)
+            if topic not in self._warned_topics:
+                self._warned_topics.add(topic)
+                log.info("topic %s is not available (yet): %s", topic, err.str())
+            return
+        if err.fatal():
+            raise InfrastructureError(f"Kafka consumer failed: {err.str()}")
+        log.warning("Kafka consumer: %s", err.str())
+
+    def abort(self) -> None:
+        """Give up the write in flight at once (a second signal): nothing more is committed."""
+        self._cancel.set()
+
+    # --- writing and committing ---------------------------------------------------------------
+
+    def _hand_over(self, batch: Batch, stop: threading.Event) -> None:
+        """Finish the write in flight (commit it), then start writing ``batch``."""
+        self._settle(stop)
+        if self._cancel.is_set():
+            return
+        future = self._executor.submit(self.writer.write, batch.lines, self._cancel)
+        self._in_flight = (batch, future)
+
+    def _settle(self, stop: threading.Event) -> None:
+        """Wait for the write in flight; dead-letter its rejects, then commit its offsets.
+
+        After a stop signal the write gets SHUTDOWN_GRACE_S more to succeed (InfluxDB may be
+        down); then it is cancelled and nothing is committed: the next start re-reads it.
+        """
+        if self._in_flight is None:
+            return
+        batch, future = self._in_flight
+        stop_seen: float | None = None
+        while True:
+            try:
+                rejected = future.result(timeout=0.2)
+                break
+            except TimeoutError:
+                if stop.is_set():
+                    stop_seen = stop_seen or self._clock()
+                    if self._clock() - stop_seen > SHUTDOWN_GRACE_S:
+                        log.warning("InfluxDB did not accept the last batch in time: giving up")
+                        self._cancel.set()
+            except WriteCancelled:
+                self._in_flight = None
+                log.warning("%d records not written; the next start reads them again", len(batch))
+                return
+        self._in_flight = None
+        for r in rejected:
+            source = Source.of(batch.sources[r.index])
+            self.dlq.send(source, INFLUX_REJECTED, f"HTTP {r.status}: {r.message}")
+        self.stats.dead += len(rejected)
+        if not self.dlq.flush(stop):
+            log.warning("dead letters not acknowledged; %d records not committed", len(batch))
+            return
+        self._commit(batch)
+        rejected_laps = sum(
+            self.decoders[batch.sources[r.index].topic()][0] == LAP_SUMMARY for r in rejected
+        )
+        laps = batch.laps - rejected_laps
+        stored = len(batch) - len(rejected)
+        self.stats.stored += stored
+        self.stats.laps += laps
+        self.stats.telemetry += stored - laps
+        self.stats.batches += 1
+        if batch.oldest_kafka_ms is not None and batch.oldest_kafka_ms > 0:
+            delay = max(0.0, (self._wall_ms() - batch.oldest_kafka_ms) / 1000)
+            self.stats.delay_s = delay
+            self.stats.delays.append(delay)
+
+    def _commit(self, batch: Batch) -> None:
+        offsets = [TopicPartition(t, p, o) for (t, p), o in batch.offsets.items()]
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as exc:
+            # Typically a rebalance took the partition away: its new owner replays from the
+            # last commit, and the replay overwrites the same points, so nothing is lost.
+            log.warning("commit failed (the records will be replayed, not lost): %s", exc)
+            return
+        self.committed.update(batch.offsets)
+
+    # --- progress -----------------------------------------------------------------------------
+
+    def lag(self) -> int | None:
+        """Records on the broker beyond the committed offsets of the assigned partitions.
+
+        Call it from the loop's thread only: the consumer's calls block each other, so another
+        thread would wait for the loop's consume(). Others read ``stats.lag``.
+        """
+        try:
+            assigned = self.consumer.assignment()
+            if not assigned:
+                return None
+            total = 0
+            for tp in self.consumer.position(assigned):
+                high = self.consumer.get_watermark_offsets(tp, cached=True)
+                if high is None or high[1] < 0:
+                    continue
+                done = self.committed.get((tp.topic, tp.partition))
+                if done is None:
+                    done = tp.offset if tp.offset != OFFSET_INVALID and tp.offset >= 0 else 0
+                total += max(0, high[1] - done)
+            return total
+        except KafkaException:
+            return None
+
+    def _maybe_progress(self) -> None:
+        if self._clock() - self._last_progress[0] >= self.progress_s:
+            self._progress()
+
+    def _progress(self, final: bool = False) -> None:
+        now = self._clock()
+        since, stored_then = self._last_progress
+        rate = (self.stats.stored - stored_then) / max(now - since, 1e-9)
+        self._last_progress = (now, self.stats.stored)
+        lag = self.lag()
+        s = self.stats
+        s.lag = lag
+        delay = f"{s.delay_s:.2f} s" if s.delay_s is not None else "-"
+        log.info(
+            "%s: stored %d records (%d telemetry, %d laps), %.0f/s, lag %s records, "
+            "delay %s, dlq %d, write retries %d",
+            "final" if final else "progress",
+            s.stored,
+            s.telemetry,
+            s.laps,
+            rate,
+            "-" if lag is None else lag,
+            delay,
+            s.dead,
+            self.writer.retries,
+        )

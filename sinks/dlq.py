@@ -1,0 +1,151 @@
+"""The dead-letter queue: records that cannot be decoded or stored, with the reason in headers.
+
+The original key and value go to the DLQ topic unchanged. Headers say why (the
+``DecodeError.reason`` code, or ``influx-rejected``), the human message, and where the record
+came from (topic, partition, offset), so it can be found, fixed and replayed.
+
+Dead letters must be durable before the offsets of their records are committed, or a crash in
+between would lose them: :meth:`DeadLetters.flush` blocks until the broker has acknowledged
+every one (``acks=all``, idempotent producer), producing again what failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from schemas.errors import InfrastructureError
+from schemas.topics import (
+    DLQ_ERROR_HEADER,
+    DLQ_REASON_HEADER,
+    DLQ_SERVICE_HEADER,
+    DLQ_SOURCE_OFFSET_HEADER,
+    DLQ_SOURCE_PARTITION_HEADER,
+    DLQ_SOURCE_TOPIC_HEADER,
+)
+
+log = logging.getLogger(__name__)
+
+# Headers beyond the ones in schemas.topics: where exactly the record was read.
+SERVICE = "f1-sink-influx"
+
+# Reason code for points InfluxDB refused (the decode reasons come from schemas.serde_errors).
+INFLUX_REJECTED = "influx-rejected"
+# Longest error message kept in a header; InfluxDB can quote a whole line back.
+MAX_ERROR_CHARS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a record was read, and its raw bytes: all a dead letter needs."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+    @classmethod
+    def of(cls, msg: Message) -> Source:
+        return cls(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
+
+
+def headers_for(source: Source, reason: str, error: str) -> list[tuple[str, bytes]]:
+    return [
+        (DLQ_REASON_HEADER, reason.encode()),
+        (DLQ_ERROR_HEADER, error[:MAX_ERROR_CHARS].encode(errors="replace")),
+        (DLQ_SOURCE_TOPIC_HEADER, source.topic.encode()),
+        (DLQ_SOURCE_PARTITION_HEADER, str(source.partition).encode()),
+        (DLQ_SOURCE_OFFSET_HEADER, str(source.offset).encode()),
+        (DLQ_SERVICE_HEADER, SERVICE.encode()),
+    ]
+
+
+class DeadLetters:
+    """An idempotent producer to the DLQ topic that can prove its letters are durable."""
+
+    def __init__(self, bootstrap: str, topic: str, *, producer: Producer | None = None) -> None:
+        self.topic = topic
+        self.sent = 0  # acknowledged by the broker
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[Source, list[tuple[str, bytes]]]] = {}
+        self._failed: list[int] = []
+        self._next_id = 0
+        self._producer = producer or Producer(
+            {
+                "bootstrap.servers": bootstrap,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "error_cb": self._on_error,
+            }
+        )
+
+    @staticmethod
+    def _on_error(err: KafkaError) -> None:
+        if err.fatal():
+            raise InfrastructureError(f"DLQ producer failed: {err.str()}")
+        log.debug("DLQ producer: %s", err.str())
+
+    def send(self, source: Source, reason: str, error: str) -> None:
+        """Queue one dead letter; :meth:`flush` makes it durable."""
+        log.warning(
+            "DLQ: %s[%d]@%d %s: %s", source.topic, source.partition, source.offset, reason, error
+        )
+        headers = headers_for(source, reason, error)
+        with self._lock:
+            letter_id = self._next_id
+            self._next_id += 1
+            self._pending[letter_id] = (source, headers)
+        self._produce(letter_id)
+
+    def _produce(self, letter_id: int) -> None:
+        source, headers = self._pending[letter_id]
+
+        def delivered(err: KafkaError | None, _msg: Message) -> None:
+            with self._lock:
+                if err is None:
+                    self._pending.pop(letter_id, None)
+                    self.sent += 1
+                else:
+                    log.warning("DLQ delivery failed, will retry: %s", err.str())
+                    self._failed.append(letter_id)
+
+        while True:
+            try:
+                self._producer.produce(
+                    self.topic,
+                    key=source.key,
+                    value=source.value,
+                    headers=headers,
+                    on_delivery=delivered,
+                )
+                return
+            except BufferError:
+                self._producer.poll(0.1)
+
+    @property
+    def outstanding(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def flush(self, stop: threading.Event | None = None, retry_s: float = 1.0) -> bool:
+        """Block until every queued letter is acknowledged; True when done, False when
+        ``stop`` was set first (then nothing that depends on them may be committed)."""
+        while True:
+            self._producer.flush(1.0)
+            with self._lock:
+                failed, self._failed = self._failed, []
+                pending = len(self._pending)
+            for letter_id in failed:
+                self._produce(letter_id)
+            if pending == 0:
+                return True
+            if stop is not None and stop.is_set():
+                return False
+            if failed:
+                time.sleep(retry_s)

@@ -1,0 +1,245 @@
+"""Synchronous line-protocol writes to InfluxDB: retry what is transient, isolate what is bad.
+
+One call of :meth:`InfluxWriter.write` returns only when InfluxDB has accepted every line of
+the batch, except the lines it rejects as bad data, which are returned so the caller can
+dead-letter them. So the caller may commit the batch's Kafka offsets as soon as it returns.
+
+* Transient failures (connection refused or reset, timeouts, HTTP 408, 429, 5xx) are retried
+  with capped exponential backoff (``Retry-After`` is honoured), for as long as it takes: an
+  influxd restart must not lose or skip anything. Only ``cancel`` (shutdown) ends the wait.
+* A data rejection (HTTP 400, 413 or 422) says some line is bad but not which one reliably, so
+  the batch is split in halves and each half written again until the bad lines stand alone.
+  Points already accepted in a partial write are simply written again: the same series and
+  timestamp overwrite, so the split never duplicates.
+* Anything else (401/403 token, 404 bucket) is a configuration error that retrying will not
+  fix: it is raised as :class:`~schemas.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import urllib3
+from influxdb_client import InfluxDBClient, WritePrecision
+from influxdb_client.client.exceptions import InfluxDBError
+from influxdb_client.client.write_api import SYNCHRONOUS
+from influxdb_client.rest import ApiException
+
+from schemas.errors import ConfigError, F1Error, InfrastructureError
+
+log = logging.getLogger(__name__)
+
+Verdict = Literal["transient", "data", "fatal"]
+
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+DATA_STATUS = frozenset({400, 413, 422})
+RETRY_AFTER_CAP_S = 30.0
+
+
+class WriteCancelled(F1Error):
+    """A write was abandoned because the sink is shutting down; nothing may be committed."""
+
+
+class DataRejected(F1Error):
+    """InfluxDB refused the lines as bad data (HTTP 400/413/422)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A line InfluxDB refused on its own: its index in the batch and InfluxDB's message."""
+
+    index: int
+    status: int
+    message: str
+
+
+def classify(exc: BaseException) -> Verdict:
+    """How the sink treats an exception from a write."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        if status in TRANSIENT_STATUS or status >= 500:
+            return "transient"
+        if status in DATA_STATUS:
+            return "data"
+        return "fatal"
+    if isinstance(exc, urllib3.exceptions.HTTPError | http.client.HTTPException | OSError):
+        return "transient"  # refused, reset, timed out, DNS hiccup
+    return "fatal"
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, InfluxDBError) and exc.message:
+        return str(exc.message)
+    if isinstance(exc, ApiException):
+        return f"HTTP {exc.status} {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    headers = getattr(exc, "headers", None)
+    if not headers:
+        return None
+    try:
+        return min(float(headers.get("Retry-After")), RETRY_AFTER_CAP_S)
+    except (TypeError, ValueError):
+        return None
+
+
+class InfluxWriter:
+    """Writes batches of line protocol to one bucket at microsecond precision."""
+
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        *,
+        gzip: bool = False,
+        timeout_ms: int = 10_000,
+        retry_max_s: float = 5.0,
+        sleep: Callable[[float], object] | None = None,
+        post: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.url = url
+        self.org = org
+        self.bucket = bucket
+        self.retry_max_s = retry_max_s
+        self.retries = 0  # transient failures seen, for the progress line
+        self._client: InfluxDBClient | None = None
+        if post is None:
+            # retries=False: the client must not retry on its own, this class decides.
+            self._client = InfluxDBClient(
+                url=url,
+                token=token,
+                org=org,
+                timeout=timeout_ms,
+                enable_gzip=gzip,
+                retries=False,
+            )
+            self._write_api = self._client.write_api(write_options=SYNCHRONOUS)
+            post = self._post
+        self._post_body = post
+        self._sleep = sleep
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+    def __enter__(self) -> InfluxWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def check(self) -> None:
+        """At start-up: InfrastructureError if InfluxDB does not answer, ConfigError if the
+        token is refused or the bucket does not exist."""
+        assert self._client is not None
+        if not self._client.ping():
+            raise InfrastructureError(f"InfluxDB at {self.url} is unreachable")
+        try:
+            found = self._client.buckets_api().find_bucket_by_name(self.bucket)
+        except ApiException as exc:
+            if exc.status in (401, 403):
+                raise ConfigError(f"InfluxDB at {self.url} refused the token") from exc
+            raise InfrastructureError(f"InfluxDB at {self.url}: {_message(exc)}") from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise InfrastructureError(f"InfluxDB at {self.url} is unreachable: {exc}") from exc
+        if found is None:
+            raise ConfigError(f"bucket {self.bucket!r} does not exist in org {self.org!r}")
+
+    def _post(self, body: bytes) -> None:
+        self._write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)
+
+    # --- writing ----------------------------------------------------------------------------
+
+    def write(self, lines: Sequence[str], cancel: threading.Event | None = None) -> list[Rejected]:
+        """Write ``lines``; return the ones InfluxDB rejects as bad data (usually none).
+
+        Blocks through transient failures; raises WriteCancelled when ``cancel`` is set while
+        waiting, ConfigError on a configuration problem.
+        """
+        if not lines:
+            return []
+        cancel = cancel or threading.Event()
+        rejected: list[Rejected] = []
+        self._write_range(lines, 0, len(lines), cancel, rejected)
+        return rejected
+
+    def _write_range(
+        self,
+        lines: Sequence[str],
+        lo: int,
+        hi: int,
+        cancel: threading.Event,
+        rejected: list[Rejected],
+    ) -> None:
+        try:
+            self._post_retrying("\n".join(lines[lo:hi]).encode(), cancel)
+        except DataRejected as exc:
+            status, message = exc.args
+            if hi - lo == 1:
+                log.warning("InfluxDB rejected a point (HTTP %s): %s", status, message)
+                rejected.append(Rejected(lo, status, message))
+                return
+            mid = (lo + hi) // 2
+            log.info("InfluxDB rejected %d points as bad data: finding the bad ones", hi - lo)
+            self._write_range(lines, lo, mid, cancel, rejected)
+            self._write_range(lines, mid, hi, cancel, rejected)
+
+    def _post_retrying(self, body: bytes, cancel: threading.Event) -> None:
+        attempt = 0
+        first_failure = 0.0
+        while True:
+            if cancel.is_set():
+                raise WriteCancelled("write abandoned at shutdown")
+            try:
+                self._post_body(body)
+            except Exception as exc:
+                verdict = classify(exc)
+                if verdict == "data":
+                    raise DataRejected(getattr(exc, "status", 400), _message(exc)) from exc
+                if verdict == "fatal":
+                    if isinstance(exc, ApiException):
+                        raise ConfigError(
+                            f"InfluxDB at {self.url} refused the write to bucket "
+                            f"{self.bucket!r}: {_message(exc)}"
+                        ) from exc
+                    raise
+                self.retries += 1
+                if attempt == 0:
+                    first_failure = time.monotonic()
+                    log.warning(
+                        "InfluxDB write failed, retrying until it answers: %s", _message(exc)
+                    )
+                elif attempt % 10 == 0:
+                    log.warning(
+                        "InfluxDB still failing after %d attempts (%.0f s): %s",
+                        attempt + 1,
+                        time.monotonic() - first_failure,
+                        _message(exc),
+                    )
+                delay = _retry_after(exc)
+                if delay is None:
+                    delay = min(self.retry_max_s, 0.2 * 2**attempt) * random.uniform(0.5, 1.0)
+                attempt += 1
+                if self._sleep is not None:
+                    self._sleep(delay)
+                elif cancel.wait(delay):
+                    raise WriteCancelled("write abandoned at shutdown") from exc
+                continue
+            if attempt:
+                log.info(
+                    "InfluxDB accepted the write after %d retries (%.1f s)",
+                    attempt,
+                    time.monotonic() - first_failure,
+                )
+            return

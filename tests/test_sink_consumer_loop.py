@@ -1,0 +1,253 @@
+"""The sink loop with fake Kafka, InfluxDB and DLQ: what is committed, when, and what is
+dead-lettered."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from confluent_kafka import KafkaError, TopicPartition
+
+from schemas.channels import TELEMETRY
+from schemas.errors import InfrastructureError
+from schemas.evolution import sample_records
+from schemas.serde import load_schema
+from schemas.serde_errors import NotFramedError
+from schemas.topics import (
+    DLQ_REASON_HEADER,
+    DLQ_SOURCE_OFFSET_HEADER,
+    DLQ_SOURCE_PARTITION_HEADER,
+    DLQ_SOURCE_TOPIC_HEADER,
+    TELEMETRY_SCHEMA_FILE,
+)
+from sinks.consumer_loop import SinkLoop
+from sinks.dlq import DeadLetters
+from sinks.influx_writer import Rejected, WriteCancelled
+
+TOPIC = "tel"
+BASE = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
+
+
+class Msg:
+    def __init__(
+        self, offset: int, value: bytes, partition: int = 0, error: KafkaError | None = None
+    ) -> None:
+        self._offset, self._value, self._partition = offset, value, partition
+        self._error = error
+
+    def topic(self) -> str:
+        return TOPIC
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> bytes:
+        return b"car"
+
+    def value(self) -> bytes:
+        return self._value
+
+    def error(self) -> KafkaError | None:
+        return self._error
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, 1_000)
+
+
+class FakeConsumer:
+    """Hands out its messages, then sets ``stop`` when drained."""
+
+    def __init__(self, messages: list[Msg], stop: threading.Event, log: list[Any]) -> None:
+        self.queue = list(messages)
+        self.stop = stop
+        self.log = log
+
+    def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+        if not self.queue:
+            self.stop.set()
+            return []
+        taken, self.queue = self.queue[:num_messages], self.queue[num_messages:]
+        return taken
+
+    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
+        assert asynchronous is False
+        self.log.append(("commit", {(tp.partition, tp.offset) for tp in offsets}))
+
+    def assignment(self) -> list[TopicPartition]:
+        return [TopicPartition(TOPIC, 0)]
+
+    def position(self, parts: list[TopicPartition]) -> list[TopicPartition]:
+        return [TopicPartition(TOPIC, 0, 0)]
+
+    def get_watermark_offsets(self, tp: TopicPartition, timeout=None, cached=False):
+        return (0, 100)
+
+
+class FakeWriter:
+    def __init__(self, log: list[Any], reject: set[str] | None = None, cancel: bool = False):
+        self.log = log
+        self.reject = reject or set()
+        self.cancel = cancel
+        self.retries = 0
+
+    def write(self, lines: list[str], cancel: threading.Event | None = None) -> list[Rejected]:
+        if self.cancel:
+            raise WriteCancelled("shutdown")
+        self.log.append(("write", len(lines)))
+        return [
+            Rejected(i, 422, "field type conflict")
+            for i, line in enumerate(lines)
+            if any(r in line for r in self.reject)
+        ]
+
+
+class FakeProducer:
+    def __init__(self, log: list[Any]) -> None:
+        self.log = log
+        self.waiting: list[Any] = []
+        self.delivered: list[dict[str, Any]] = []
+
+    def produce(self, topic, key, value, headers, on_delivery) -> None:
+        self.waiting.append((dict(headers), value, on_delivery))
+
+    def flush(self, timeout: float) -> int:
+        for headers, value, cb in self.waiting:
+            self.delivered.append({"headers": headers, "value": value})
+            self.log.append(("dlq", headers[DLQ_REASON_HEADER].decode()))
+            cb(None, None)
+        self.waiting = []
+        return 0
+
+    def poll(self, timeout: float) -> int:
+        return 0
+
+
+class FakeDecoder:
+    """b"good:N" is a valid record at timestamp N; anything else is garbage."""
+
+    def __init__(self, registry_failures: int = 0) -> None:
+        self.registry_failures = registry_failures
+
+    def decode(self, data: bytes) -> dict[str, Any]:
+        if self.registry_failures:
+            self.registry_failures -= 1
+            raise InfrastructureError("registry down")
+        if not data.startswith(b"good:"):
+            raise NotFramedError("not framed")
+        return {**BASE, "timestamp": int(data[5:])}
+
+
+def _run(
+    values: list[bytes | Msg],
+    *,
+    writer_kwargs: dict[str, Any] | None = None,
+    decoder: FakeDecoder | None = None,
+    batch_points: int = 1000,
+) -> tuple[SinkLoop, list[Any], FakeProducer]:
+    log: list[Any] = []
+    stop = threading.Event()
+    messages = [v if isinstance(v, Msg) else Msg(i, v) for i, v in enumerate(values)]
+    consumer = FakeConsumer(messages, stop, log)
+    producer = FakeProducer(log)
+    loop = SinkLoop(
+        consumer,
+        FakeWriter(log, **(writer_kwargs or {})),
+        DeadLetters("unused", "dlq", producer=producer),
+        {TOPIC: (TELEMETRY, decoder or FakeDecoder())},
+        batch_points=batch_points,
+        batch_ms=10_000,
+    )
+    loop.run(stop)
+    return loop, log, producer
+
+
+def test_every_record_written_then_committed_in_order() -> None:
+    loop, log, _ = _run([f"good:{i}".encode() for i in range(7)], batch_points=3)
+    assert log == [
+        ("write", 3),
+        ("commit", {(0, 3)}),
+        ("write", 3),
+        ("commit", {(0, 6)}),
+        ("write", 1),
+        ("commit", {(0, 7)}),
+    ]
+    assert loop.stats.stored == loop.stats.telemetry == 7
+    assert loop.committed == {(TOPIC, 0): 7}
+
+
+def test_garbage_goes_to_the_dlq_before_its_offset_is_committed() -> None:
+    loop, log, producer = _run([b"good:1", b"\x01garbage", b"good:2"])
+    assert log.index(("dlq", "not-framed")) < log.index(("commit", {(0, 3)}))
+    assert ("write", 2) in log
+    (letter,) = producer.delivered
+    assert letter["value"] == b"\x01garbage"
+    headers = letter["headers"]
+    assert headers[DLQ_SOURCE_TOPIC_HEADER] == TOPIC.encode()
+    assert headers[DLQ_SOURCE_PARTITION_HEADER] == b"0"
+    assert headers[DLQ_SOURCE_OFFSET_HEADER] == b"1"
+    assert loop.stats.dead == 1 and loop.stats.stored == 2
+
+
+def test_points_influx_rejects_are_dead_lettered_before_the_commit() -> None:
+    bad_ts = 424242
+    loop, log, producer = _run(
+        [b"good:1", f"good:{bad_ts}".encode(), b"good:3"],
+        writer_kwargs={"reject": {f" {bad_ts}"}},
+    )
+    assert log == [("write", 3), ("dlq", "influx-rejected"), ("commit", {(0, 3)})]
+    (letter,) = producer.delivered
+    assert letter["headers"][DLQ_SOURCE_OFFSET_HEADER] == b"1"
+    assert b"field type conflict" in letter["headers"]["f1-dlq-error"]
+    assert loop.stats.stored == 2 and loop.stats.dead == 1
+
+
+def test_nothing_is_committed_when_the_write_never_succeeds() -> None:
+    _, log, _ = _run([b"good:1", b"good:2"], writer_kwargs={"cancel": True})
+    assert not [e for e in log if e[0] == "commit"]
+
+
+def test_an_unreachable_registry_delays_but_never_dead_letters(monkeypatch) -> None:
+    monkeypatch.setattr("sinks.consumer_loop.DECODE_RETRY_MAX_S", 0.01)
+    _loop, log, producer = _run([b"good:1"], decoder=FakeDecoder(registry_failures=3))
+    assert producer.delivered == []
+    assert log == [("write", 1), ("commit", {(0, 1)})]
+
+
+@pytest.mark.parametrize("batch_points", [1, 2, 5])
+def test_batches_never_exceed_the_size(batch_points: int) -> None:
+    _, log, _ = _run([f"good:{i}".encode() for i in range(9)], batch_points=batch_points)
+    sizes = [n for kind, n in log if kind == "write"]
+    assert sum(sizes) == 9 and max(sizes) <= batch_points
+
+
+def test_a_missing_topic_is_reported_and_records_keep_flowing(monkeypatch) -> None:
+    """The lap summary topic may not exist: its error must not stall the batch timer."""
+    missing = KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, "Subscribed topic not available")
+    clock = iter(float(t) for t in range(1000))
+    log: list[Any] = []
+    stop = threading.Event()
+    consumer = FakeConsumer([Msg(-1, b"", error=missing)], stop, log)
+    original = consumer.consume
+
+    def consume(num_messages: int, timeout: float) -> list[Msg]:
+        taken = original(num_messages, timeout)
+        if not taken and not log:  # after the error, and a quiet moment, records arrive
+            stop.clear()
+            consumer.queue = [Msg(0, b"good:1"), Msg(1, b"good:2")]
+        return taken
+
+    consumer.consume = consume  # type: ignore[method-assign]
+    loop = SinkLoop(
+        consumer,
+        FakeWriter(log),
+        DeadLetters("unused", "dlq", producer=FakeProducer(log)),
+        {TOPIC: (TELEMETRY, FakeDecoder())},
+        batch_ms=0.5,
+        clock=lambda: next(clock),
+    )
+    loop.run(stop)
+    assert log == [("write", 2), ("commit", {(0, 2)})]

@@ -1,0 +1,115 @@
+"""InfluxWriter: transient errors are retried, bad points isolated, configuration errors raised."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+import urllib3
+from influxdb_client.rest import ApiException
+
+from schemas.errors import ConfigError
+from sinks.influx_writer import InfluxWriter, WriteCancelled, classify
+
+
+def _api_error(status: int) -> ApiException:
+    return ApiException(status=status, reason=f"status {status}")
+
+
+class FakeInflux:
+    """Accepts bodies unless told to fail; rejects (400) any body containing a bad line."""
+
+    def __init__(self, failures: list[BaseException] | None = None) -> None:
+        self.failures = list(failures or [])
+        self.accepted: list[str] = []
+        self.posts = 0
+
+    def post(self, body: bytes) -> None:
+        self.posts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        lines = body.decode().split("\n")
+        if any("bad" in line for line in lines):
+            raise _api_error(400)
+        self.accepted.extend(lines)
+
+
+def _writer(fake: FakeInflux, sleeps: list[float]) -> InfluxWriter:
+    return InfluxWriter("http://x", "t", "o", "b", post=fake.post, sleep=sleeps.append)
+
+
+@pytest.mark.parametrize(
+    ("exc", "verdict"),
+    [
+        (_api_error(503), "transient"),
+        (_api_error(500), "transient"),
+        (_api_error(429), "transient"),
+        (_api_error(408), "transient"),
+        (_api_error(400), "data"),
+        (_api_error(422), "data"),
+        (_api_error(413), "data"),
+        (_api_error(401), "fatal"),
+        (_api_error(404), "fatal"),
+        (urllib3.exceptions.NewConnectionError(None, "refused"), "transient"),
+        (urllib3.exceptions.ReadTimeoutError(None, "/api/v2/write", "timed out"), "transient"),
+        (ConnectionResetError(), "transient"),
+        (ValueError("a bug"), "fatal"),
+    ],
+)
+def test_classify(exc: BaseException, verdict: str) -> None:
+    assert classify(exc) == verdict
+
+
+def test_transient_failures_are_retried_with_growing_backoff() -> None:
+    refused = urllib3.exceptions.NewConnectionError(None, "refused")
+    fake = FakeInflux([refused, refused, _api_error(503), refused])
+    sleeps: list[float] = []
+    writer = _writer(fake, sleeps)
+    assert writer.write(["a 1", "b 2"]) == []
+    assert fake.accepted == ["a 1", "b 2"]
+    assert writer.retries == 4 and len(sleeps) == 4
+    assert sleeps[3] > sleeps[0]
+
+
+def test_backoff_is_capped() -> None:
+    refused = urllib3.exceptions.NewConnectionError(None, "refused")
+    fake = FakeInflux([refused] * 12)
+    sleeps: list[float] = []
+    writer = _writer(fake, sleeps)
+    writer.write(["a 1"])
+    assert max(sleeps) <= writer.retry_max_s
+
+
+def test_bad_lines_are_isolated_and_every_good_line_written() -> None:
+    lines = [f"ok{i} 1" for i in range(37)]
+    lines[5] = "bad5 1"
+    lines[30] = "bad30 1"
+    fake = FakeInflux()
+    rejected = _writer(fake, []).write(lines)
+    assert [r.index for r in rejected] == [5, 30]
+    assert all(r.status == 400 for r in rejected)
+    assert sorted(set(fake.accepted)) == sorted(x for x in lines if not x.startswith("bad"))
+
+
+def test_configuration_errors_are_raised_not_retried() -> None:
+    fake = FakeInflux([_api_error(401)])
+    with pytest.raises(ConfigError, match="refused the write"):
+        _writer(fake, []).write(["a 1"])
+    assert fake.posts == 1
+
+
+def test_cancel_ends_the_retrying() -> None:
+    refused = urllib3.exceptions.NewConnectionError(None, "refused")
+    fake = FakeInflux([refused] * 100)
+    cancel = threading.Event()
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            cancel.set()
+
+    writer = InfluxWriter("http://x", "t", "o", "b", post=fake.post, sleep=sleep)
+    with pytest.raises(WriteCancelled):
+        writer.write(["a 1"], cancel)
+    assert fake.accepted == []
