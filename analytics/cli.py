@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from analytics import settings as settings_mod
-from schemas.errors import ConfigError, F1Error
+from schemas.cli_common import configure_logging, run_command
+from schemas.errors import ConfigError
 
 log = logging.getLogger("analytics")
 
@@ -67,12 +68,7 @@ def run(settings: settings_mod.Settings, stop: threading.Event) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("py4j", "pyspark", "httpx", "httpx2"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     try:
         settings = settings_mod.from_args(args)
     except ConfigError as exc:
@@ -80,13 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     previous = _install_signals(stop)
     try:
-        return run(settings, stop)
-    except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    except F1Error as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+        return run_command(PROG, lambda: run(settings, stop))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]

@@ -270,15 +270,15 @@ def _start_failure(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_start_up_fails_with_one_line(endpoints: Endpoints, unique: str) -> None:
     missing = _start_failure("--telemetry-topic", f"it-never-registered-{unique}")
-    assert missing.returncode == 1
+    assert missing.returncode == 2
     assert f"it-never-registered-{unique}-value" in missing.stderr
     assert "Traceback" not in missing.stderr
 
     no_influx = _start_failure("--influx-url", "http://127.0.0.1:9")
-    assert no_influx.returncode == 2
+    assert no_influx.returncode == 1
     assert "InfluxDB at http://127.0.0.1:9" in no_influx.stderr
     assert "Traceback" not in no_influx.stderr
 
     no_bucket = _start_failure("--bucket", f"it-no-such-bucket-{unique}")
-    assert no_bucket.returncode == 1
+    assert no_bucket.returncode == 2
     assert f"it-no-such-bucket-{unique}" in no_bucket.stderr

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -22,7 +21,8 @@ import numpy as np
 
 from producer.pacing import Pacer, Rate
 from schemas import endpoints
-from schemas.errors import ConfigError, F1Error
+from schemas.cli_common import configure_logging, run_command
+from schemas.errors import ConfigError
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
 log = logging.getLogger("producer")
@@ -394,32 +394,14 @@ def _report(sim, settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # The registry client logs every HTTP request at INFO.
-        for name in ("httpx", "httpx2", "httpcore"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+    configure_logging(args.verbose)
     try:
         settings = Settings.from_args(args)
     except ConfigError as exc:
         parser.error(str(exc))
     stop = StopFlag()
     stop.install()
-    try:
-        return run(settings, stop)
-    except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    except F1Error as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    except BrokenPipeError:
-        # The reader of the report went away (`f1-simulate --report | head`): not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_command(PROG, lambda: run(settings, stop))
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from schemas import channels, evolution
+from schemas.cli_common import EXIT_FAILED, run_command
 from schemas.endpoints import SCHEMA_REGISTRY_URL, env
-from schemas.errors import ConfigError, F1Error, InfrastructureError
+from schemas.errors import ConfigError, InfrastructureError
 from schemas.registry import (
     COMPATIBILITY_LEVELS,
     DEFAULT_COMPATIBILITY,
@@ -137,16 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench": _bench,
         "channels": _channels,
     }
-    try:
-        return commands[args.command](args)
-    except InfrastructureError as exc:
-        log.debug("infrastructure error", exc_info=True)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 2
-    except F1Error as exc:
-        log.debug("error", exc_info=True)
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return 1
+    return run_command(PROG, lambda: commands[args.command](args))
 
 
 # --- check ---------------------------------------------------------------------------------
@@ -268,8 +260,8 @@ def _register(args: argparse.Namespace) -> int:
     url = args.registry or env(SCHEMA_REGISTRY_URL)
     why = probe(url, args.timeout)
     if why is not None:
-        print(f"{PROG}: error: schema registry unreachable: {why}", file=sys.stderr)
-        return 2
+        print(f"{PROG}: schema registry unreachable: {why}", file=sys.stderr)
+        return EXIT_FAILED
     with SchemaRegistry(url, timeout_s=args.timeout, retries=1) as registry:
         for subject, path in topics.subjects().items():
             rs = registry.register(subject, path.read_text(), compatibility=args.compatibility)

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from schemas import endpoints
-from schemas.errors import ConfigError, F1Error, InfrastructureError
+from schemas.cli_common import configure_logging, run_command
 from schemas.topics import ANALYTICS_TOPIC_SETTING, DLQ_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING
 from sinks import settings as s
 from sinks.history import History, LapRef
@@ -202,26 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or argv[0] not in ("run", "history", "-h", "--help"):
         argv = ["run", *argv]  # `run` is the default command
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # The HTTP clients log every request at INFO: not ours to show.
-    for noisy in ("urllib3", "httpx", "httpx2"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        if args.command == "history":
-            return _history(args)
-        return _run(args)
-    except InfrastructureError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 2
-    except ConfigError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    except F1Error as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
+    configure_logging(args.verbose)
+    if args.command == "history":
+        return run_command(PROG, lambda: _history(args))
+    return run_command(PROG, lambda: _run(args))
 
 
 if __name__ == "__main__":

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 from collections.abc import Sequence
 
+from schemas.cli_common import run_command
 from schemas.endpoints import Endpoints
-from schemas.errors import F1Error
 from stack import demo as demo_module
 from stack import paths, procs, spark_jars
 from stack.apicurio import Apicurio
@@ -187,28 +186,21 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "up":
-            return up()
-        if args.command == "down":
-            return down()
-        if args.command == "status":
-            return status()
-        if args.command == "topics":
-            return topics()
-        if args.command == "demo":
-            return demo_module.run(args.cars, args.rate, args.dashboard_port)
-        return logs(args.service, args.lines, args.follow)
-    except F1Error as exc:
-        print(f"f1-stack: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("f1-stack: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # The reader of our output went away (`f1-stack status | head`): not an error.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+    return run_command("f1-stack", lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "up":
+        return up()
+    if args.command == "down":
+        return down()
+    if args.command == "status":
+        return status()
+    if args.command == "topics":
+        return topics()
+    if args.command == "demo":
+        return demo_module.run(args.cars, args.rate, args.dashboard_port)
+    return logs(args.service, args.lines, args.follow)
 
 
 if __name__ == "__main__":
