@@ -8,8 +8,8 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 # Debian packages the tests and the stack use: Maven and a JDK for Kafka and the
 # registry, Go and Rust are expected on the machine for the influxd build;
-# kcat and docker-compose are used by tests.
-APT_PACKAGES := maven kcat docker-compose
+# kcat, docker-compose, chromium and chromium-driver are used by tests.
+APT_PACKAGES := maven kcat docker-compose chromium chromium-driver
 
 .PHONY: help setup system-deps venv stack stack-down lint unit integration test demo bench clean
 

@@ -44,6 +44,24 @@ def services(cars: int, rate: str, dashboard_port: int) -> list[Service]:
     """Start order: consumers first, so they are subscribed when the first lap begins."""
     python = sys.executable
     return [
+        Service(
+            "dashboard",
+            [
+                python,
+                "-m",
+                "panel",
+                "serve",
+                str(paths.REPO_ROOT / "dashboard" / "app.py"),
+                "--address",
+                "127.0.0.1",
+                "--port",
+                str(dashboard_port),
+                "--allow-websocket-origin",
+                f"127.0.0.1:{dashboard_port}",
+                "--allow-websocket-origin",
+                f"localhost:{dashboard_port}",
+            ],
+        ),
         Service("sink-influx", [python, "-m", "sinks", "run"]),
         Service("analytics", [python, "-m", "analytics"]),
         Service("simulator", [python, "-m", "producer", "--cars", str(cars), "--rate", rate]),
@@ -85,6 +103,7 @@ def run(cars: int, rate: str, dashboard_port: int) -> int:
                 start_new_session=True,
             )
         print(f"started {service.name:10} pid {service.process.pid:>7}  log {service.log_file}")
+    print(f"\ndashboard: http://127.0.0.1:{dashboard_port}/app")
     print(f"logs:      {paths.logs_dir()}/demo-*.log")
     print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
 

@@ -1,0 +1,103 @@
+"""Lap history from InfluxDB, when the storage sink is installed and InfluxDB answers.
+
+Optional by design: the dashboard depends only on Kafka and the registry. When
+``sinks.history`` cannot be imported or InfluxDB is down, every request answers ``None`` and
+the analytics tab uses what the live feed kept in memory. Queries run in one worker thread so
+a slow InfluxDB never stalls a browser session.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from dashboard.traces import resample
+from schemas.endpoints import Endpoints
+from schemas.errors import F1Error
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 30.0
+
+Trace = tuple[np.ndarray, np.ndarray]
+
+
+class HistorySource:
+    def __init__(self, endpoints: Endpoints, lap_length_m: float, step_m: float) -> None:
+        self._endpoints = endpoints
+        self._lap_length_m = lap_length_m
+        self._step_m = step_m
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1-dashboard-history")
+        self._down_until = 0.0
+        self.last_error = ""
+        self._history_cls: Any = None
+        try:
+            from sinks.history import History
+
+            self._history_cls = History
+        except Exception as exc:  # the sink is optional: any import problem means "not there"
+            self.last_error = f"InfluxDB history unavailable: {exc}"
+            log.info("%s", self.last_error)
+
+    @property
+    def installed(self) -> bool:
+        return self._history_cls is not None
+
+    def _usable(self) -> bool:
+        return self.installed and time.monotonic() >= self._down_until
+
+    def speed_trace(self, session: str, car: str, lap: int) -> Future[Trace | None]:
+        """Speed against lap distance of one stored lap, on the dashboard's distance grid."""
+        return self._pool.submit(self._speed_trace, session, car, lap)
+
+    def lap_summaries(self, session: str) -> Future[list[dict[str, Any]]]:
+        return self._pool.submit(self._lap_summaries, session)
+
+    def _client(self) -> Any:
+        e = self._endpoints
+        return self._history_cls(e.influx_url, e.influx_token, e.influx_org, e.influx_bucket)
+
+    def _failed(self, exc: Exception) -> None:
+        self.last_error = f"InfluxDB history: {exc}"
+        self._down_until = time.monotonic() + RETRY_AFTER_S
+        log.info("%s (next try in %.0f s)", self.last_error, RETRY_AFTER_S)
+
+    def _speed_trace(self, session: str, car: str, lap: int) -> Trace | None:
+        if not self._usable():
+            return None
+        try:
+            with self._client() as history:
+                df = history.channel_vs_distance(session, car, lap, "speed_kmh")
+        except F1Error as exc:
+            # ConfigError: that lap is not stored; InfrastructureError: InfluxDB is down.
+            if type(exc).__name__ != "ConfigError":
+                self._failed(exc)
+            return None
+        except Exception as exc:  # a sink under development may raise anything
+            self._failed(exc)
+            return None
+        if df.empty:
+            return None
+        return resample(
+            df["lap_distance_m"].to_numpy(),
+            df["speed_kmh"].to_numpy(),
+            self._lap_length_m,
+            self._step_m,
+        )
+
+    def _lap_summaries(self, session: str) -> list[dict[str, Any]]:
+        if not self._usable():
+            return []
+        try:
+            with self._client() as history:
+                df = history.lap_summaries(session)
+        except Exception as exc:
+            self._failed(exc)
+            return []
+        if df.empty or "lap_time_s" not in df.columns:
+            return []
+        return df.to_dict("records")

@@ -1,0 +1,278 @@
+"""The shared state every browser session renders from, fed by the one Kafka consumer.
+
+No Panel or Bokeh here, so the whole model is unit-tested with plain records. The feed thread
+writes under :attr:`GridModel.lock`; sessions read under it and copy what they send, so the
+lock is held for microseconds on either side.
+
+Per car: the latest record, a ring buffer of recent samples (the G-G trail), the current
+lap resampled by distance, the best complete lap as the reference, and the last few
+completed laps (for lap comparison without InfluxDB).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from dashboard.traces import TRACE_FIELDS, DistanceTrace
+
+Record = Mapping[str, Any]
+
+# Values interpolated to the instant a car crosses the line (besides the time itself).
+_CROSSING_FIELDS = ("speed_kmh", "throttle", "brake")
+
+
+class RecentSamples:
+    """A fixed-size ring buffer of the last ``capacity`` samples of a few channels, with a
+    running sequence number so each reader can ask for what it has not seen yet."""
+
+    def __init__(self, fields: Iterable[str], capacity: int = 512) -> None:
+        self.capacity = capacity
+        self.fields = tuple(fields)
+        self._data = {f: np.zeros(capacity) for f in self.fields}
+        self.seq = 0  # number of samples ever appended; the newest has seq - 1
+
+    def append(self, record: Record) -> None:
+        i = self.seq % self.capacity
+        for f in self.fields:
+            self._data[f][i] = record[f]
+        self.seq += 1
+
+    def since(self, seq: int, limit: int | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Sequence numbers and values of the samples after ``seq`` (exclusive of older ones
+        that were overwritten), oldest first, at most ``limit`` (the newest ones)."""
+        first = max(seq, self.seq - self.capacity, 0)
+        if limit is not None:
+            first = max(first, self.seq - limit)
+        seqs = np.arange(first, self.seq)
+        idx = seqs % self.capacity
+        return seqs, {f: arr[idx] for f, arr in self._data.items()}
+
+
+@dataclass
+class CompletedLap:
+    lap: int
+    time_s: float
+    trace: DistanceTrace
+
+
+class CarState:
+    """Everything the pit wall knows about one car in one session."""
+
+    TRAIL_FIELDS = ("g_lat", "g_long")
+
+    def __init__(self, car_id: str, lap_length_m: float, step_m: float, keep_laps: int = 30):
+        self.car_id = car_id
+        self.lap_length_m = lap_length_m
+        self.step_m = step_m
+        self.driver = ""
+        self.session_id = ""
+        self.latest: dict[str, Any] | None = None
+        self.recent = RecentSamples(self.TRAIL_FIELDS)
+        self.lap = 0
+        self.lap_start_us: float | None = None
+        self.trace = self._new_trace()
+        self.lap_serial = 0  # changes whenever ``trace`` is replaced, for the views
+        self.best: CompletedLap | None = None
+        self.last: CompletedLap | None = None
+        self.completed: deque[CompletedLap] = deque(maxlen=keep_laps)
+        self.received_at = 0.0  # monotonic time of the latest record, to spot silent cars
+
+    def _new_trace(self) -> DistanceTrace:
+        return DistanceTrace(self.lap_length_m, self.step_m, TRACE_FIELDS)
+
+    def _reset(self, record: Record) -> None:
+        self.session_id = record["session_id"]
+        self.driver = record["driver"]
+        self.latest = None
+        self.recent = RecentSamples(self.TRAIL_FIELDS)
+        self.lap = 0
+        self.lap_start_us = None
+        self.trace = self._new_trace()
+        self.lap_serial += 1
+        self.best = self.last = None
+        self.completed.clear()
+
+    def lap_elapsed_s(self, timestamp_us: float) -> float:
+        if self.lap_start_us is None:
+            return math.nan
+        return (timestamp_us - self.lap_start_us) / 1e6
+
+    def ingest(self, record: Record, received_at: float | None = None) -> None:
+        if record["session_id"] != self.session_id:
+            self._reset(record)
+        prev = self.latest
+        lap = int(record["lap"])
+        if prev is None:
+            self._start_lap(lap, self._first_lap_start(record))
+            if self.lap_start_us is not None and record["lap_distance_m"] < self.step_m:
+                # A standing start: the lap began at the line, before the first sample.
+                self.trace.add(0.0, {**self._trace_values(record), "t_s": 0.0})
+        elif lap != self.lap:
+            self._cross_line(prev, record)
+        self.trace.add(record["lap_distance_m"], self._trace_values(record))
+        self.recent.append(record)
+        self.latest = dict(record)
+        self.received_at = time.monotonic() if received_at is None else received_at
+
+    @staticmethod
+    def _first_lap_start(record: Record) -> float | None:
+        # Lap 1 starts with the session: event time = session start + simulated time.
+        if int(record["lap"]) == 1:
+            return record["timestamp"] - record["sim_time_s"] * 1e6
+        return None  # joined mid-lap: the start of this lap was never seen
+
+    def _trace_values(self, record: Record) -> dict[str, float]:
+        values = {f: float(record[f]) for f in TRACE_FIELDS if f != "t_s"}
+        values["t_s"] = self.lap_elapsed_s(record["timestamp"])
+        return values
+
+    def _start_lap(self, lap: int, start_us: float | None) -> None:
+        self.lap = lap
+        self.lap_start_us = start_us
+        self.trace = self._new_trace()
+        self.lap_serial += 1
+
+    def _cross_line(self, prev: Record, record: Record) -> None:
+        """Close the lap ``prev`` was on and open the one ``record`` is on, interpolating the
+        instant of crossing the line between the two samples."""
+        line_total = record["total_distance_m"] - record["lap_distance_m"]
+        span = record["total_distance_m"] - prev["total_distance_m"]
+        consecutive = int(record["lap"]) == self.lap + 1 and span > 0
+        if (
+            not consecutive
+            or not prev["total_distance_m"] <= line_total <= record["total_distance_m"]
+        ):
+            # Records missing around the line: the new lap's start is unknown.
+            self._start_lap(int(record["lap"]), None)
+            return
+        w = (line_total - prev["total_distance_m"]) / span
+        cross_us = prev["timestamp"] + w * (record["timestamp"] - prev["timestamp"])
+        at_line = {f: prev[f] + w * (record[f] - prev[f]) for f in _CROSSING_FIELDS}
+        end_distance = prev["lap_distance_m"] + (line_total - prev["total_distance_m"])
+        lap_time = self.lap_elapsed_s(cross_us)
+        self.trace.add(end_distance, {**at_line, "t_s": lap_time})
+        if self.trace.complete_from_start and not math.isnan(lap_time):
+            done = CompletedLap(self.lap, lap_time, self.trace)
+            self.last = done
+            self.completed.append(done)
+            if self.best is None or lap_time < self.best.time_s:
+                self.best = done
+        self._start_lap(int(record["lap"]), cross_us)
+        self.trace.add(0.0, {**at_line, "t_s": 0.0})
+
+    def completed_lap(self, lap: int) -> CompletedLap | None:
+        for done in self.completed:
+            if done.lap == lap:
+                return done
+        return None
+
+
+@dataclass
+class FeedStatus:
+    """What the status line shows; written by the feed thread."""
+
+    broker: str = "connecting"  # connecting | up | down
+    registry: str = "unknown"  # unknown | up | down
+    topics_found: set[str] = field(default_factory=set)
+    messages: int = 0
+    messages_per_s: float = 0.0
+    decode_errors: int = 0
+    dropped_registry_down: int = 0
+    lag_records: int | None = None
+    latency_ms: float | None = None  # receipt minus the record's Kafka timestamp, last second
+    catching_up: bool = False
+    last_error: str = ""
+    last_message_at: float | None = None  # monotonic
+
+
+class LapBook:
+    """The lap summaries read from the analytics topic, by (session, car, lap)."""
+
+    def __init__(self, limit: int = 5000) -> None:
+        self.limit = limit
+        self.rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+        self.version = 0
+
+    def add(self, summary: Record) -> None:
+        key = (summary["session_id"], summary["car_id"], int(summary["lap"]))
+        self.rows[key] = dict(summary)
+        if len(self.rows) > self.limit:
+            # Oldest first out: dicts keep insertion order.
+            self.rows.pop(next(iter(self.rows)))
+        self.version += 1
+
+    def sessions(self) -> list[str]:
+        """Sessions in the order their latest summary arrived (newest last)."""
+        seen: dict[str, None] = {}
+        for session, _car, _lap in self.rows:
+            seen.pop(session, None)
+            seen[session] = None
+        return list(seen)
+
+    def session_rows(self, session: str) -> list[dict[str, Any]]:
+        rows = [r for (s, _c, _l), r in self.rows.items() if s == session]
+        return sorted(rows, key=lambda r: (r["car_id"], r["lap"]))
+
+    @staticmethod
+    def best_key(rows: list[dict[str, Any]]) -> tuple[str, int] | None:
+        """(car, lap) of the fastest lap among ``rows``."""
+        if not rows:
+            return None
+        best = min(rows, key=lambda r: r["lap_time_s"])
+        return best["car_id"], int(best["lap"])
+
+
+class GridModel:
+    """All cars of the live session plus the lap book and the feed's status."""
+
+    def __init__(
+        self,
+        lap_length_m: float,
+        step_m: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.lap_length_m = lap_length_m
+        self.step_m = step_m
+        self.lock = threading.RLock()
+        self.cars: dict[str, CarState] = {}
+        self.laps = LapBook()
+        self.status = FeedStatus()
+        self.version = 0
+        self._clock = clock
+
+    def ingest(self, records: Iterable[Record]) -> int:
+        """Feed telemetry records (call with the lock held or from one thread); how many."""
+        now = self._clock()
+        n = 0
+        for record in records:
+            car = self.cars.get(record["car_id"])
+            if car is None:
+                car = self.cars[record["car_id"]] = CarState(
+                    record["car_id"], self.lap_length_m, self.step_m
+                )
+            car.ingest(record, now)
+            n += 1
+        if n:
+            self.version += 1
+        return n
+
+    def active_cars(self, stale_after_s: float = 30.0) -> list[CarState]:
+        """Cars of the newest session heard from in the last ``stale_after_s``, by car id."""
+        now = self._clock()
+        live = [c for c in self.cars.values() if c.latest and now - c.received_at <= stale_after_s]
+        if not live:
+            return []
+        newest = max(live, key=lambda c: c.received_at).session_id
+        return sorted((c for c in live if c.session_id == newest), key=lambda c: c.car_id)
+
+    def current_session(self) -> str | None:
+        cars = self.active_cars()
+        return cars[0].session_id if cars else None
