@@ -21,7 +21,7 @@ import numpy as np
 
 from producer.pacing import Pacer, Rate
 from schemas import endpoints
-from schemas.cli_common import configure_logging, run_command
+from schemas.cli_common import configure_logging, env_help, run_command
 from schemas.errors import ConfigError
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
@@ -31,11 +31,6 @@ PROG = "f1-simulate"
 MAX_CARS = 20
 # The physics frequency's env var, as the platform's settings name it.
 HZ_SETTING = ("PHYSICS_FREQUENCY", "100")
-
-
-def _env_help(setting: tuple[str, str], what: str) -> str:
-    name, default = setting
-    return f"{what} (env {name}, default {default})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--laps", type=int, default=None, help="laps per car, then stop (default: until Ctrl-C)"
     )
     parser.add_argument(
-        "--hz", type=int, default=None, help=_env_help(HZ_SETTING, "physics ticks per second")
+        "--hz", type=int, default=None, help=env_help(HZ_SETTING, "physics ticks per second")
     )
     parser.add_argument(
         "--seed", type=int, default=1, help="seed of the sensor noise and car spread"
@@ -80,15 +75,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bootstrap",
         default=None,
-        help=_env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers"),
+        help=env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers"),
     )
     parser.add_argument(
         "--registry",
         default=None,
-        help=_env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL"),
+        help=env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL"),
     )
     parser.add_argument(
-        "--topic", default=None, help=_env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic")
+        "--topic", default=None, help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic")
     )
     parser.add_argument(
         "--progress-every",

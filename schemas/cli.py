@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from schemas import channels, evolution
-from schemas.cli_common import EXIT_FAILED, run_command
+from schemas.cli_common import EXIT_FAILED, env_help, run_command
 from schemas.endpoints import SCHEMA_REGISTRY_URL, env
 from schemas.errors import ConfigError, InfrastructureError
 from schemas.registry import (
@@ -40,21 +40,16 @@ PROG = "f1-schemas"
 PROBE_TIMEOUT_S = 1.5
 
 
-def _env_help(setting: tuple[str, str], what: str) -> str:
-    name, default = setting
-    return f"{what} (env {name}; now {env(setting)!r}; default {default!r})"
-
-
 def _add_topic_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--telemetry-topic",
         metavar="TOPIC",
-        help=_env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic; its subject is TOPIC-value"),
+        help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic; its subject is TOPIC-value"),
     )
     p.add_argument(
         "--analytics-topic",
         metavar="TOPIC",
-        help=_env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic; its subject is TOPIC-value"),
+        help=env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic; its subject is TOPIC-value"),
     )
 
 
@@ -76,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument(
         "--registry",
         metavar="URL",
-        help=_env_help(SCHEMA_REGISTRY_URL, "Confluent-API schema registry URL"),
+        help=env_help(SCHEMA_REGISTRY_URL, "Confluent-API schema registry URL"),
     )
     reg.add_argument(
         "--compatibility",
@@ -102,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--registry",
         metavar="URL",
-        help=_env_help(SCHEMA_REGISTRY_URL, "registry to ask too, if it answers"),
+        help=env_help(SCHEMA_REGISTRY_URL, "registry to ask too, if it answers"),
     )
     group.add_argument("--no-registry", action="store_true", help="do not ask any registry")
     chk.add_argument(

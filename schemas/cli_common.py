@@ -35,7 +35,8 @@ def env_help(setting: tuple[str, str], what: str) -> str:
     """Help text naming the env var behind a default, and the value in force now."""
     name, default = setting
     now = env(setting)
-    shown = f"{default!r}" if now == default else f"{default!r}; now {now!r}"
+    secret = any(word in name for word in ("TOKEN", "PASSWORD", "SECRET"))
+    shown = f"{default!r}" if now == default or secret else f"{default!r}; now {now!r}"
     return f"{what} (env {name}, default {shown})"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from types import FrameType
 
 from schemas import endpoints
-from schemas.cli_common import configure_logging, run_command
+from schemas.cli_common import configure_logging, env_help, run_command
 from schemas.topics import ANALYTICS_TOPIC_SETTING, DLQ_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING
 from sinks import settings as s
 from sinks.history import History, LapRef
@@ -25,60 +25,53 @@ PROG = "f1-sink-influx"
 log = logging.getLogger(__name__)
 
 
-def _env_help(setting: tuple[str, str], what: str) -> str:
-    name, default = setting
-    return f"{what} (env {name}, default {default})"
-
-
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--influx-url", help=_env_help(endpoints.INFLUX_URL, "InfluxDB URL"))
-    p.add_argument("--org", help=_env_help(endpoints.INFLUX_ORG, "InfluxDB organisation"))
-    p.add_argument("--bucket", help=_env_help(endpoints.INFLUX_BUCKET, "InfluxDB bucket"))
+    p.add_argument("--influx-url", help=env_help(endpoints.INFLUX_URL, "InfluxDB URL"))
+    p.add_argument("--org", help=env_help(endpoints.INFLUX_ORG, "InfluxDB organisation"))
+    p.add_argument("--bucket", help=env_help(endpoints.INFLUX_BUCKET, "InfluxDB bucket"))
     # The token has no flag (flags show up in `ps`): env or the local stack's token file only.
     p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--bootstrap", help=_env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers")
+        "--bootstrap", help=env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers")
     )
     p.add_argument(
-        "--registry", help=_env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL")
+        "--registry", help=env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL")
     )
-    p.add_argument("--telemetry-topic", help=_env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic"))
+    p.add_argument("--telemetry-topic", help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic"))
+    p.add_argument("--analytics-topic", help=env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic"))
+    p.add_argument("--dlq-topic", help=env_help(DLQ_TOPIC_SETTING, "dead-letter topic"))
+    p.add_argument("--group", help=env_help(s.GROUP, "consumer group"))
     p.add_argument(
-        "--analytics-topic", help=_env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic")
-    )
-    p.add_argument("--dlq-topic", help=_env_help(DLQ_TOPIC_SETTING, "dead-letter topic"))
-    p.add_argument("--group", help=_env_help(s.GROUP, "consumer group"))
-    p.add_argument(
-        "--batch-points", type=int, help=_env_help(s.BATCH_POINTS, "points per write, at most")
+        "--batch-points", type=int, help=env_help(s.BATCH_POINTS, "points per write, at most")
     )
     p.add_argument(
-        "--batch-ms", type=float, help=_env_help(s.BATCH_MS, "longest wait to fill a batch, ms")
+        "--batch-ms", type=float, help=env_help(s.BATCH_MS, "longest wait to fill a batch, ms")
     )
     p.add_argument(
         "--gzip",
         choices=["auto", "on", "off"],
-        help=_env_help(s.GZIP, "compress writes; auto = only when InfluxDB is not on loopback"),
+        help=env_help(s.GZIP, "compress writes; auto = only when InfluxDB is not on loopback"),
     )
     p.add_argument(
-        "--progress-s", type=float, help=_env_help(s.PROGRESS_S, "seconds between progress lines")
+        "--progress-s", type=float, help=env_help(s.PROGRESS_S, "seconds between progress lines")
     )
     p.add_argument(
         "--retry-max-s",
         type=float,
-        help=_env_help(s.RETRY_MAX_S, "longest backoff between write retries, s"),
+        help=env_help(s.RETRY_MAX_S, "longest backoff between write retries, s"),
     )
     p.add_argument(
         "--offset-reset",
         choices=["earliest", "latest"],
-        help=_env_help(s.OFFSET_RESET, "where a new consumer group starts"),
+        help=env_help(s.OFFSET_RESET, "where a new consumer group starts"),
     )
     p.add_argument(
         "--influx-timeout-ms",
         type=int,
-        help=_env_help(s.INFLUX_TIMEOUT_MS, "timeout of one write request, ms"),
+        help=env_help(s.INFLUX_TIMEOUT_MS, "timeout of one write request, ms"),
     )
 
 

@@ -86,3 +86,14 @@ def test_an_unknown_command_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exited:
         cli.main(["sideways"])
     assert exited.value.code == 2
+
+
+def test_help_text_names_the_env_var_and_never_shows_a_secret(monkeypatch) -> None:
+    from schemas.cli_common import env_help
+
+    monkeypatch.setenv("F1_KAFKA_BOOTSTRAP", "broker:29092")
+    assert env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka") == (
+        "Kafka (env F1_KAFKA_BOOTSTRAP, default '127.0.0.1:9092'; now 'broker:29092')"
+    )
+    monkeypatch.setenv("F1_INFLUX_TOKEN", "s3cret")
+    assert "s3cret" not in env_help(endpoints.INFLUX_TOKEN, "token")
