@@ -102,7 +102,7 @@ def run(cars: int, rate: str, dashboard_port: int) -> int:
                 # services in order.
                 start_new_session=True,
             )
-        print(f"started {service.name:10} pid {service.process.pid:>7}  log {service.log_file}")
+        print(f"started {service.name:12} pid {service.process.pid:>7}  log {service.log_file}")
     print(f"\ndashboard: http://127.0.0.1:{dashboard_port}/app")
     print(f"logs:      {paths.logs_dir()}/demo-*.log")
     print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
@@ -133,7 +133,7 @@ def _stop_all(running: list[Service]) -> int:
     _terminate(consumers)
     for service in running:
         code = service.process.returncode if service.process else None
-        print(f"  {service.name:10} stopped (exit {code})")
+        print(f"  {service.name:12} stopped (exit {code})")
     return 0
 
 
