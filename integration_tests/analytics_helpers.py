@@ -6,7 +6,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,7 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import StringDeserializer
 from fastavro import parse_schema, schemaless_writer
 
+from integration_tests.kafka_io import read_to_end
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from schemas import cli as schemas_cli
@@ -149,41 +150,12 @@ def read_telemetry(bootstrap: str, registry_url: str, topic: str) -> pd.DataFram
     with SchemaRegistry(registry_url) as registry:
         deserializer = telemetry_deserializer(registry, validate=False)
         rows = []
-        for value in _values(bootstrap, topic):
+        for value in (m.value() for m in read_to_end(bootstrap, topic)):
             try:
                 rows.append(deserializer.decode(value))
             except Exception:  # poison records the test put there on purpose
                 continue
     return pd.DataFrame(rows)
-
-
-def _values(bootstrap: str, topic: str) -> Iterator[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"read-{topic}-{time.monotonic_ns()}",
-            "enable.auto.commit": False,
-        }
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends = {}
-        for p in meta.partitions:
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-        remaining = {p for p, high in ends.items() if high > 0}
-        deadline = time.monotonic() + 120
-        while remaining and time.monotonic() < deadline:
-            for msg in consumer.consume(10_000, timeout=1.0):
-                if msg.error() is not None:
-                    continue
-                yield msg.value()
-                if msg.offset() + 1 >= ends[msg.partition()]:
-                    remaining.discard(msg.partition())
-        assert not remaining, f"could not read {topic} to its end"
-    finally:
-        consumer.close()
 
 
 def read_summaries(

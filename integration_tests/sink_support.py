@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from influxdb_client import InfluxDBClient
 
+from integration_tests.kafka_io import consume
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from schemas import cli as schemas_cli
@@ -262,30 +263,8 @@ def end_offsets(endpoints: Endpoints, topic: str, partitions: int) -> dict[int, 
 
 
 def read_dlq(endpoints: Endpoints, topic: str, count: int, timeout: float = 30.0) -> list[Any]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "group.id": f"it-read-{topic}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    messages: list[Any] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(messages) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                messages.append(msg)
-        # Anything beyond the expected count would be a duplicate letter: look briefly.
-        extra_deadline = time.monotonic() + 2
-        while time.monotonic() < extra_deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
+    # Anything beyond the expected count would be a duplicate letter: look 2 s longer.
+    return consume(endpoints.kafka_bootstrap, topic, count, timeout_s=timeout, linger_s=2.0)
 
 
 def in_background(fn: Callable[[], Any]) -> threading.Thread:

@@ -6,15 +6,15 @@ import io
 import json
 import shutil
 import subprocess
-import time
 
 import avro.io
 import avro.schema
 import pytest
 import requests
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from integration_tests.kafka_io import consume
 from schemas import cli as schemas_cli
 from schemas.endpoints import Endpoints
 from schemas.evolution import sample_records
@@ -64,26 +64,10 @@ def _produce(endpoints: Endpoints, topic: str, values: list[bytes]) -> None:
     assert producer.flush(30) == 0
 
 
-def _consume_values(endpoints: Endpoints, topic: str, count: int) -> list[bytes]:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "group.id": f"it-{topic}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    values: list[bytes] = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(values) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                values.append(msg.value())
-    finally:
-        consumer.close()
-    assert len(values) == count
-    return values
+def _values(endpoints: Endpoints, topic: str, count: int) -> list[bytes]:
+    messages = consume(endpoints.kafka_bootstrap, topic, count)
+    assert len(messages) == count
+    return [m.value() for m in messages]
 
 
 def test_register_is_idempotent_and_sets_compatibility(
@@ -108,8 +92,7 @@ def test_produce_and_consume_through_the_registry(endpoints: Endpoints, topics: 
         _produce(endpoints, topics.telemetry, [serializer.encode(r) for r in records])
         deserializer = telemetry_deserializer(registry)
         decoded = [
-            deserializer.decode(v)
-            for v in _consume_values(endpoints, topics.telemetry, len(records))
+            deserializer.decode(v) for v in _values(endpoints, topics.telemetry, len(records))
         ]
     assert [d["car_id"] for d in decoded] == [r["car_id"] for r in records]
     for got, sent in zip(decoded, records, strict=True):
@@ -192,7 +175,7 @@ def test_garbage_and_unknown_ids_raise_one_typed_error(
     _produce(endpoints, topics.telemetry, [b"not avro at all", unknown_id])
     with SchemaRegistry(endpoints.schema_registry_url) as registry:
         deserializer = telemetry_deserializer(registry)
-        garbage, unknown = _consume_values(endpoints, topics.telemetry, 2)
+        garbage, unknown = _values(endpoints, topics.telemetry, 2)
         with pytest.raises(NotFramedError) as not_framed:
             deserializer.decode(garbage)
         with pytest.raises(UnknownSchemaIdError) as no_such_id:

@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from integration_tests.kafka_io import read_to_end
 from schemas import cli as schemas_cli
 from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
@@ -58,36 +58,6 @@ def _delivered(log: str) -> int:
     return delivered
 
 
-def _read_all(endpoints: Endpoints, topic: str) -> list:
-    """Every record of the topic, from the beginning to the current end of each partition."""
-    consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "group.id": f"it-read-{topic}-{time.monotonic_ns()}",
-            "enable.auto.commit": False,
-        }
-    )
-    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
-    ends = {}
-    for partition in metadata.partitions:
-        _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
-        ends[partition] = high
-    consumer.assign([TopicPartition(topic, p, 0) for p in ends])
-    messages = []
-    deadline = time.monotonic() + 60
-    remaining = {p for p, high in ends.items() if high > 0}
-    while remaining and time.monotonic() < deadline:
-        msg = consumer.poll(0.5)
-        if msg is None or msg.error() is not None:
-            continue
-        messages.append(msg)
-        if msg.offset() + 1 >= ends[msg.partition()]:
-            remaining.discard(msg.partition())
-    consumer.close()
-    assert not remaining, "timed out reading the topic"
-    return messages
-
-
 def test_a_grid_lap_at_max_rate_lands_whole_and_in_order(endpoints: Endpoints, topic: str) -> None:
     proc = _simulate(
         endpoints,
@@ -110,7 +80,7 @@ def test_a_grid_lap_at_max_rate_lands_whole_and_in_order(endpoints: Endpoints, t
     assert proc.returncode == 0, log
     delivered = _delivered(log)
 
-    messages = _read_all(endpoints, topic)
+    messages = read_to_end(endpoints.kafka_bootstrap, topic)
     assert len(messages) == delivered
     with SchemaRegistry(endpoints.schema_registry_url) as registry:
         decode = telemetry_deserializer(registry).decode
@@ -147,7 +117,7 @@ def test_the_file_output_holds_the_same_records_as_kafka(
     from_file = [json.loads(line) for line in out.read_text().splitlines()]
     with SchemaRegistry(endpoints.schema_registry_url) as registry:
         decode = telemetry_deserializer(registry).decode
-        from_kafka = [decode(m.value()) for m in _read_all(endpoints, topic)]
+        from_kafka = [decode(m.value()) for m in read_to_end(endpoints.kafka_bootstrap, topic)]
     key = lambda r: (r["car_id"], r["timestamp"])  # noqa: E731
     from_file.sort(key=key)
     from_kafka.sort(key=key)
@@ -172,7 +142,7 @@ def test_sigint_flushes_and_reports_exactly_what_was_delivered(
     assert "stopped by SIGINT" in log
     delivered = _delivered(log)
     assert delivered > 0
-    assert len(_read_all(endpoints, topic)) == delivered
+    assert len(read_to_end(endpoints.kafka_bootstrap, topic)) == delivered
 
 
 def test_an_unreachable_broker_is_one_clear_line(endpoints: Endpoints) -> None:

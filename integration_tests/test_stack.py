@@ -10,13 +10,14 @@ import time
 
 import pytest
 import requests
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
+from integration_tests.kafka_io import consume
 from schemas.endpoints import Endpoints
 
 LAP_V1 = {
@@ -53,33 +54,12 @@ def _produce_probes(endpoints: Endpoints, topic: str) -> SchemaRegistryClient:
     return registry
 
 
-def _consume(endpoints: Endpoints, topic: str, count: int) -> list:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
-            "group.id": f"it-{topic}",
-            "auto.offset.reset": "earliest",
-        }
-    )
-    consumer.subscribe([topic])
-    messages = []
-    deadline = time.monotonic() + 30
-    try:
-        while len(messages) < count and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is not None and msg.error() is None:
-                messages.append(msg)
-    finally:
-        consumer.close()
-    return messages
-
-
 def test_avro_record_through_kafka_and_registry(endpoints: Endpoints, unique: str) -> None:
     topic = f"it-avro-{unique}"
     _create_topic(endpoints, topic)
     registry = _produce_probes(endpoints, topic)
     deserializer = AvroDeserializer(registry)
-    messages = _consume(endpoints, topic, len(PROBES))
+    messages = consume(endpoints.kafka_bootstrap, topic, len(PROBES))
     decoded = [
         deserializer(m.value(), SerializationContext(topic, MessageField.VALUE)) for m in messages
     ]
