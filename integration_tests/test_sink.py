@@ -251,3 +251,33 @@ def test_best_lap_and_speed_versus_distance(sunk: Sunk) -> None:
         trace["speed_kmh"].to_numpy(np.float32),
         np.array([r["speed_kmh"] for r in produced], dtype=np.float32),
     )
+
+
+def test_the_dashboard_reads_stored_laps_through_its_history_source(sunk: Sunk) -> None:
+    """The pit wall's analytics tab compares laps from InfluxDB when the sink is there."""
+    from dataclasses import replace
+
+    from dashboard.history_source import HistorySource
+    from dashboard.traces import resample
+    from producer.silverstone import silverstone
+
+    lap_length_m, step_m = silverstone().length_m, 10.0
+    source = HistorySource(replace(sunk.endpoints, influx_bucket=sunk.bucket), lap_length_m, step_m)
+    car, lap = "car-02", 2
+    trace = source.speed_trace(sunk.session, car, lap).result(timeout=60)
+    assert trace is not None, source.last_error
+    rows = [r for r in sunk.records if r["car_id"] == car and r["lap"] == lap]
+    want_d, want_v = resample(
+        np.array([r["lap_distance_m"] for r in rows]),
+        np.array([r["speed_kmh"] for r in rows], dtype=np.float32),
+        lap_length_m,
+        step_m,
+    )
+    assert len(trace[0]) > 100
+    np.testing.assert_array_equal(trace[0], want_d)
+    np.testing.assert_allclose(trace[1], want_v, rtol=1e-6)
+
+    stored = source.lap_summaries(sunk.session).result(timeout=60)
+    assert sorted((s["car_id"], s["lap"]) for s in stored) == sorted(
+        (s["car_id"], s["lap"]) for s in sunk.summaries
+    )
