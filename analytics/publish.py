@@ -69,6 +69,7 @@ class SummaryPublisher:
         self.echo = echo
         self.published = 0
         self.skipped_batches = 0
+        self._closed = False
         self.invalid = 0
         common = {"bootstrap.servers": bootstrap, "log_level": 3}
         self._producer = Producer(
@@ -171,7 +172,13 @@ class SummaryPublisher:
             log.warning("abort of the transaction failed: %s", exc)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._producer.flush(_TIMEOUT_S)
+        # Close the client now: a producer left to the garbage collector keeps reconnecting
+        # (and logging) after the broker has gone.
+        self._producer.close()
         self._consumer.close()
 
     def __enter__(self) -> SummaryPublisher:
