@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -188,10 +189,11 @@ class SinkThread:
         self.thread.join(30)
 
 
-def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) -> float:
-    """The sink from a topic holding n records: points/s from the first record consumed to
-    the last one committed (consumer-group start-up is not part of the throughput)."""
-    settings = SinkSettings.from_env(
+def _settings(
+    e: Endpoints, topics: Topics, bucket: str, group_prefix: str, **extra: Any
+) -> SinkSettings:
+    """The sink's settings against this run's topics and bucket, in a fresh consumer group."""
+    return SinkSettings.from_env(
         kafka_bootstrap=e.kafka_bootstrap,
         schema_registry_url=e.schema_registry_url,
         influx_url=e.influx_url,
@@ -199,10 +201,15 @@ def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) ->
         telemetry_topic=topics.telemetry,
         analytics_topic=topics.analytics,
         dlq_topic=topics.dlq,
-        group_id=f"bench-{uuid.uuid4().hex[:8]}",
-        batch_points=batch,
-        progress_s=3600.0,
+        group_id=f"{group_prefix}-{uuid.uuid4().hex[:8]}",
+        **extra,
     )
+
+
+def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) -> float:
+    """The sink from a topic holding n records: points/s from the first record consumed to
+    the last one committed (consumer-group start-up is not part of the throughput)."""
+    settings = _settings(e, topics, bucket, "bench", batch_points=batch, progress_s=3600.0)
     sink = SinkThread(settings)
     try:
         done = sink.wait_stored(n, 600)
@@ -216,17 +223,7 @@ def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) ->
 def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict[str, float]:
     """20 cars at 100 Hz produced in real time while the sink runs: per batch, the delay of its
     oldest record from being produced to being committed; and the consumer lag at the end."""
-    settings = SinkSettings.from_env(
-        kafka_bootstrap=e.kafka_bootstrap,
-        schema_registry_url=e.schema_registry_url,
-        influx_url=e.influx_url,
-        influx_bucket=bucket,
-        telemetry_topic=topics.telemetry,
-        analytics_topic=topics.analytics,
-        dlq_topic=topics.dlq,
-        group_id=f"bench-live-{uuid.uuid4().hex[:8]}",
-        progress_s=1.0,
-    )
+    settings = _settings(e, topics, bucket, "bench-live", progress_s=1.0)
     sink = SinkThread(settings)
     loop = sink.loop
     # Start the grid once the consumer has its partition (a lag figure appears then), so the
