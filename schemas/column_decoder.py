@@ -1,0 +1,476 @@
+"""Framed Avro values to columns, a whole batch at a time: the mirror of
+``Serializer.encode_columns``.
+
+A consumer that handles records in batches (the InfluxDB sink writes thousands per request)
+would otherwise spend most of its time in fastavro, one record after another. Here the values
+of a batch are joined into one buffer and decoded field by field with numpy, every row at once:
+the position of each row's next field is a vector, fixed-size fields are read as one
+structured array, varints and string lengths with a few vector operations per byte, and the
+strings, which repeat (a session, a few cars and drivers), are decoded and checked once per
+distinct value.
+
+Which records take which path:
+
+* numpy, for the usual case: a framed value whose writer schema has the reader schema's fields
+  (same names, same primitive types, same order; docs may differ), whose body decodes to
+  exactly its length, and whose values satisfy the contract (the channel table's ranges and
+  patterns, as ``RecordValidator`` checks them);
+* ``Deserializer.decode_with_id``, one record at a time, for everything else: an older or newer
+  writer schema (resolved to the reader schema as usual), an unframed value, an unknown schema
+  id, a body that does not decode cleanly, a record that breaks the contract, and every record
+  of a reader schema that is not flat and primitive. So such a record gets exactly the record,
+  or the DecodeError with its reason, that it gets on its own, and it costs its batch no more
+  than its own decode.
+
+The numpy path decodes what fastavro decodes, value for value: a float becomes the float32 it
+was written as, a boolean is true for any non-zero byte, a varint may be longer than needed.
+Varints wider than nine bytes (beyond +-2**62) take the per-record path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from schemas.serde import HEADER_SIZE, Deserializer, _field_specs, _FieldSpec, _full_name
+from schemas.serde_errors import DecodeError
+
+__all__ = ["ColumnDecoder", "DecodedColumns", "columns_of", "decode_each"]
+
+# The column dtype of each Avro type; anything else is held as Python objects.
+COLUMN_DTYPES = {
+    "string": np.dtype(object),
+    "int": np.dtype(np.int64),
+    "long": np.dtype(np.int64),
+    "float": np.dtype(np.float32),
+    "double": np.dtype(np.float64),
+    "boolean": np.dtype(np.bool_),
+}
+_FIXED_DTYPES = {"float": "<f4", "double": "<f8", "boolean": "u1"}
+_VARINT_TYPES = ("int", "long")
+_VARINT_MAX_BYTES = 9  # 63 bits of zigzag: every value within +-2**62
+_STRING_RUN_MAX_BYTES = 256  # wider runs of strings are told apart by slicing, not vectors
+_DISTINCT_CACHE_MAX = 10_000  # distinct string runs remembered; cleared when full
+_HASH_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedColumns:
+    """The records of a batch that decoded, as columns, and why the others did not.
+
+    ``rows`` holds, in ascending order, the index in the batch of each decoded record;
+    ``columns`` maps each field of the reader schema to one value per decoded record (dtypes
+    in ``COLUMN_DTYPES``: strings are object arrays of ``str``, floats float32, timestamps int64
+    microseconds; a nullable field is an object array). ``codes`` dictionary-encodes each
+    string column that cannot be null, for grouping without
+    hashing every row: ``columns[f] == values[codes]`` for ``(codes, values) = codes[f]``,
+    and equal codes mean equal strings. ``errors`` lists ``(index in the batch, DecodeError)``
+    in ascending order.
+    """
+
+    rows: np.ndarray
+    columns: dict[str, np.ndarray]
+    codes: dict[str, tuple[np.ndarray, np.ndarray]]
+    errors: list[tuple[int, DecodeError]]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def _dictionary(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    index: dict[Any, int] = {}
+    codes = np.fromiter(
+        (index.setdefault(v, len(index)) for v in values), dtype=np.intp, count=len(values)
+    )
+    distinct = np.empty(len(index), dtype=object)
+    distinct[:] = list(index)
+    return codes, distinct
+
+
+def columns_of(
+    records: Sequence[Mapping[str, Any]], types: Mapping[str, str]
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """``(columns, codes)`` of decoded records, for the fields in ``types`` (name -> Avro
+    type), in the dtypes and form of :class:`DecodedColumns`."""
+    columns: dict[str, np.ndarray] = {}
+    codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, avro_type in types.items():
+        values = [r[name] for r in records]
+        if avro_type == "string":
+            codes[name] = _dictionary(values)
+            columns[name] = codes[name][1].take(codes[name][0])
+            continue
+        dtype = COLUMN_DTYPES.get(avro_type, np.dtype(object))
+        if dtype.kind == "O":
+            column = np.empty(len(values), dtype=object)
+            column[:] = values
+            columns[name] = column
+        else:
+            columns[name] = np.array(values, dtype=dtype)
+    return columns, codes
+
+
+def decode_each(
+    decode: Callable[[Any], Mapping[str, Any]],
+    values: Sequence[Any],
+    types: Mapping[str, str],
+) -> DecodedColumns:
+    """The batch decoded one record at a time with ``decode``: DecodeErrors are collected,
+    anything else (an unreachable registry) is raised."""
+    records = []
+    rows = []
+    errors: list[tuple[int, DecodeError]] = []
+    for i, value in enumerate(values):
+        try:
+            records.append(decode(value))
+        except DecodeError as exc:
+            errors.append((i, exc))
+            continue
+        rows.append(i)
+    columns, codes = columns_of(records, types)
+    return DecodedColumns(np.array(rows, dtype=np.intp), columns, codes, errors)
+
+
+def _simple_type(avro_type: Any) -> str | None:
+    """The primitive type a field is written with, or None for anything else."""
+    if isinstance(avro_type, dict):
+        avro_type = avro_type.get("type")
+    return avro_type if isinstance(avro_type, str) and avro_type in COLUMN_DTYPES else None
+
+
+def _varints(buf: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zigzag varints at ``pos``: ``(values as int64, bytes taken, readable)``; a varint
+    longer than _VARINT_MAX_BYTES is not readable here."""
+    byte = buf[pos]
+    more = byte >= 0x80
+    if not more.any():  # one byte each: gears, sectors, short strings
+        z = byte.astype(np.int64)
+        return (z >> 1) ^ -(z & 1), np.ones(len(pos), dtype=np.int64), np.ones(len(pos), bool)
+    z = (byte & 0x7F).astype(np.uint64)
+    width = np.ones(len(pos), dtype=np.int64)
+    for k in range(1, _VARINT_MAX_BYTES):
+        byte = buf[pos + k]
+        z |= ((byte & 0x7F).astype(np.uint64) << np.uint64(7 * k)) * more
+        width += more
+        more &= byte >= 0x80
+        if not more.any():
+            break
+    signed = z.view(np.int64)
+    return (signed >> 1) ^ -(signed & 1), width, ~more
+
+
+class _StringRun:
+    """Adjacent string fields, decoded together: each distinct run of their bytes is decoded
+    (and checked against the fields' patterns) once, and the rows share its strings."""
+
+    def __init__(self, specs: list[_FieldSpec], validate: bool) -> None:
+        self.specs = specs
+        self.validate = validate
+        # bytes of a run -> its strings, or None when they do not decode or break a pattern
+        self._distinct: dict[bytes, tuple[str, ...] | None] = {}
+
+    def _strings(self, run: bytes) -> tuple[str, ...] | None:
+        known = self._distinct.get(run, False)
+        if known is not False:
+            return known  # type: ignore[return-value]
+        if len(self._distinct) >= _DISTINCT_CACHE_MAX:
+            self._distinct.clear()
+        strings: tuple[str, ...] | None
+        try:
+            strings = tuple(self._parse(run))
+        except (UnicodeDecodeError, IndexError):  # IndexError: the empty run of a bad row
+            strings = None
+        if strings is not None and self.validate:
+            for spec, text in zip(self.specs, strings, strict=True):
+                if spec.pattern is not None and spec.pattern.fullmatch(text) is None:
+                    strings = None
+                    break
+        self._distinct[run] = strings
+        return strings
+
+    def _parse(self, run: bytes) -> list[str]:
+        """The strings of a run whose lengths the vector pass has already checked."""
+        out = []
+        at = 0
+        for _ in self.specs:
+            z = shift = 0
+            while True:
+                byte = run[at]
+                at += 1
+                z |= (byte & 0x7F) << shift
+                shift += 7
+                if byte < 0x80:
+                    break
+            size = (z >> 1) ^ -(z & 1)
+            out.append(run[at : at + size].decode("utf-8"))
+            at += size
+        return out
+
+    def decode(
+        self, data: bytes, buf: np.ndarray, begin: np.ndarray, end: np.ndarray, ok: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str, ...] | None]]:
+        """Per row, a code into the list of distinct runs' strings (None: not decodable)."""
+        width = np.where(ok, end - begin, 0)
+        widest = int(width.max()) if len(width) else 0
+        if widest > _STRING_RUN_MAX_BYTES:
+            return self._by_slicing(data, begin, width)
+        # Each row's run as 64-bit words (bytes past its end zeroed), hashed to one number;
+        # rows with equal hashes are then compared word by word, so a collision cannot merge
+        # two different runs.
+        size = max(8, -(-widest // 8) * 8)
+        window = sliding_window_view(buf, size)[begin]
+        window *= np.arange(size) < width[:, None]
+        words = window.view("<u8")
+        key = width.astype(np.uint64)
+        with np.errstate(over="ignore"):
+            for j in range(words.shape[1]):
+                key = key * _HASH_MULTIPLIER + words[:, j]
+        _, first, codes = np.unique(key, return_index=True, return_inverse=True)
+        same = first[codes]
+        if not ((words == words[same]).all() and (width == width[same]).all()):
+            return self._by_slicing(data, begin, width)
+        starts = begin[first].tolist()
+        ends = (begin + width)[first].tolist()
+        return codes.ravel(), [self._strings(data[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+    def _by_slicing(
+        self, data: bytes, begin: np.ndarray, width: np.ndarray
+    ) -> tuple[np.ndarray, list[tuple[str, ...] | None]]:
+        index: dict[bytes, int] = {}
+        runs = [data[a : a + w] for a, w in zip(begin.tolist(), width.tolist(), strict=True)]
+        codes = np.fromiter(
+            (index.setdefault(r, len(index)) for r in runs), dtype=np.intp, count=len(runs)
+        )
+        return codes, [self._strings(r) for r in index]
+
+
+class ColumnDecoder:
+    """Decodes batches of framed values with the writer schemas, reader schema and checks of
+    ``deserializer``; see the module doc for which records take which path.
+
+    Build one per consumer and reuse it: it remembers which schema ids it can decode with
+    numpy, and the distinct strings it has seen.
+    """
+
+    def __init__(self, deserializer: Deserializer) -> None:
+        self.deserializer = deserializer
+        reader = deserializer.reader_schema
+        validator = deserializer.validator
+        self.validate = validator is not None
+        self.specs = validator.specs if validator is not None else _field_specs(reader)
+        # A nullable field's values are held as objects, None included.
+        self.types = {s.name: "nullable" if s.nullable else s.avro_type for s in self.specs}
+        self.record_name = _full_name(reader)
+        self.layout = [(f["name"], _simple_type(f["type"])) for f in reader["fields"]]
+        self.supported = all(t is not None for _, t in self.layout) and not any(
+            s.nullable for s in self.specs
+        )
+        self._ids: dict[int, bool] = {}  # schema id -> written with the reader's fields
+        self._segments = self._plan() if self.supported else []
+        widest = max((item[0] for kind, item in self._segments if kind == "fixed"), default=0)
+        self._pad = bytes(max(widest, _VARINT_MAX_BYTES, _STRING_RUN_MAX_BYTES + 8) + 1)
+        self._checks = self._range_checks() if self.validate else []
+
+    def _plan(self) -> list[tuple[str, Any]]:
+        """The reader's fields as segments: ("strings", run), ("varint", spec) and
+        ("fixed", (width, structured dtype, specs)) for adjacent fixed-size fields."""
+        segments: list[tuple[str, Any]] = []
+        fixed: list[_FieldSpec] = []
+
+        def close_fixed() -> None:
+            if fixed:
+                dtype = np.dtype(
+                    {
+                        "names": [s.name for s in fixed],
+                        "formats": [_FIXED_DTYPES[s.avro_type] for s in fixed],
+                    }
+                )
+                segments.append(("fixed", (dtype.itemsize, dtype, list(fixed))))
+                fixed.clear()
+
+        for spec in self.specs:
+            t = spec.avro_type
+            if t in _FIXED_DTYPES:
+                fixed.append(spec)
+                continue
+            close_fixed()
+            if t in _VARINT_TYPES:
+                segments.append(("varint", spec))
+            elif segments and segments[-1][0] == "strings":
+                segments[-1][1].specs.append(spec)
+            else:
+                segments.append(("strings", _StringRun([spec], self.validate)))
+        close_fixed()
+        return segments
+
+    def _range_checks(self) -> list[tuple[str, Any, Any]]:
+        """(field, lowest, highest) for every ranged numeric field, as RecordValidator checks
+        them: a float32 column is compared as float32 only when both bounds are float32s."""
+        checks = []
+        for spec in self.specs:
+            if spec.minimum is None or spec.avro_type not in ("int", "long", "float", "double"):
+                continue
+            lo, hi = spec.minimum, spec.maximum
+            if spec.avro_type == "float":
+                exact = all(float(np.float32(b)) == b for b in (lo, hi))  # type: ignore[arg-type]
+                if exact:
+                    lo, hi = np.float32(lo), np.float32(hi)
+            checks.append((spec.name, lo, hi))
+        return checks
+
+    def _numpy_decodable(self, schema_id: int) -> bool:
+        """Whether records of ``schema_id`` are written with the reader's fields. Asked after
+        a record of that id went through the per-record path, so the writer schema is cached
+        (or the id is known to be unknown) and this asks the registry nothing."""
+        known = self._ids.get(schema_id)
+        if known is not None:
+            return known
+        try:
+            writer = self.deserializer.writer_schema(schema_id)
+        except DecodeError:
+            return False  # an unknown id or a broken schema: every record says so itself
+        fields = writer.get("fields") if writer.get("type") == "record" else None
+        same = (
+            fields is not None
+            and _full_name(writer) == self.record_name
+            and [(f["name"], _simple_type(f["type"])) for f in fields] == self.layout
+        )
+        self._ids[schema_id] = same
+        return same
+
+    def decode_columns(self, values: Sequence[bytes]) -> DecodedColumns:
+        """Decode every value of a batch; see :class:`DecodedColumns`.
+
+        Raises what the registry raises when a writer schema cannot be fetched
+        (InfrastructureError): retry the batch, never dead-letter it.
+        """
+        rows = len(values)
+        if not self.supported or rows == 0:
+            return decode_each(self.deserializer.decode, values, self.types)
+        sizes = np.fromiter(map(len, values), dtype=np.int64, count=rows)
+        data = b"".join(values)
+        buf = np.frombuffer(data + self._pad, dtype=np.uint8)
+        ends = np.cumsum(sizes)
+        starts = ends - sizes
+        header = sliding_window_view(buf, HEADER_SIZE)[starts]
+        ids = header[:, 1:].copy().view(">u4").ravel()
+        fast = (sizes >= HEADER_SIZE) & (header[:, 0] == 0)
+        # The first record of an id not seen yet is decoded on its own, before the others:
+        # that fetches the writer schema, and the record gets exactly the error (an unknown
+        # id, say) that the first such record gets when records are decoded one by one.
+        alone: dict[int, Mapping[str, Any] | DecodeError] = {}
+        distinct, first = np.unique(ids[fast], return_index=True)
+        rows_first = np.flatnonzero(fast)[first].tolist()
+        for schema_id, row in zip(distinct.tolist(), rows_first, strict=True):
+            if schema_id not in self._ids:
+                alone[row] = self._decode_one(values[row])
+                fast[row] = False
+            if not self._numpy_decodable(schema_id):
+                fast &= ids != schema_id
+        picked = np.flatnonzero(fast)
+        if len(picked):
+            ok, columns, codes = self._decode(data, buf, starts[picked] + HEADER_SIZE, ends[picked])
+            if not ok.all():
+                picked = picked[ok]
+                columns = {name: col[ok] for name, col in columns.items()}
+                codes = {name: (c[ok], v) for name, (c, v) in codes.items()}
+            if len(picked) == rows:
+                return DecodedColumns(picked, columns, codes, [])
+        rest = np.setdiff1d(np.arange(rows), picked, assume_unique=True)
+
+        def decode(row: int) -> Mapping[str, Any]:
+            done = alone.get(row)
+            if done is None:
+                return self.deserializer.decode(values[row])
+            if isinstance(done, DecodeError):
+                raise done
+            return done
+
+        slow = decode_each(decode, rest.tolist(), self.types)
+        if not len(picked):
+            return DecodedColumns(rest[slow.rows], slow.columns, slow.codes, _at(rest, slow))
+        return _merge(picked, columns, codes, rest, slow)
+
+    def _decode_one(self, value: bytes) -> Mapping[str, Any] | DecodeError:
+        try:
+            return self.deserializer.decode(value)
+        except DecodeError as exc:
+            return exc
+
+    def _decode(
+        self, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+        """The bodies from ``pos`` to ``end``: which rows decode cleanly and satisfy the
+        checks, and the columns of all rows (garbage in the rows that do not)."""
+        rows = len(pos)
+        ok = np.ones(rows, dtype=bool)
+        # Past the end of the data a position stops at `limit`, beyond every row's end, so
+        # reads stay inside the padding and the final test fails the row.
+        limit = len(data) + 1
+        pos = pos.copy()
+        columns: dict[str, np.ndarray] = {}
+        codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        for kind, item in self._segments:
+            if kind == "fixed":
+                width, dtype, specs = item
+                table = sliding_window_view(buf, width)[pos].view(dtype).ravel()
+                for spec in specs:
+                    col = table[spec.name]
+                    columns[spec.name] = col != 0 if spec.avro_type == "boolean" else col.copy()
+                pos += width
+            elif kind == "varint":
+                columns[item.name], width, readable = _varints(buf, pos)
+                ok &= readable
+                pos += width
+            else:
+                begin = pos.copy()
+                for _spec in item.specs:
+                    size, width, readable = _varints(buf, pos)
+                    ok &= readable & (size >= 0)
+                    pos += width + np.maximum(size, 0)
+                    np.minimum(pos, limit, out=pos)
+                run_codes, strings = item.decode(data, buf, begin, pos, ok)
+                decodable = np.array([s is not None for s in strings], dtype=bool)
+                ok &= decodable[run_codes]
+                for i, spec in enumerate(item.specs):
+                    distinct = np.empty(len(strings), dtype=object)
+                    distinct[:] = [s[i] if s is not None else "" for s in strings]
+                    codes[spec.name] = (run_codes, distinct)
+                    columns[spec.name] = distinct.take(run_codes)
+            np.minimum(pos, limit, out=pos)
+        ok &= pos == end
+        for name, lo, hi in self._checks:
+            col = columns[name]
+            if isinstance(lo, float | int) and col.dtype == np.float32:
+                col = col.astype(np.float64)
+            ok &= (col >= lo) & (col <= hi)  # NaN compares false: the record's own decode says
+        return ok, columns, codes
+
+
+def _merge(
+    picked: np.ndarray,
+    columns: dict[str, np.ndarray],
+    codes: dict[str, tuple[np.ndarray, np.ndarray]],
+    rest: np.ndarray,
+    slow: DecodedColumns,
+) -> DecodedColumns:
+    """The numpy rows and the rows decoded one by one, in batch order."""
+    rows = np.concatenate([picked, rest[slow.rows]])
+    order = np.argsort(rows, kind="stable")
+    merged = {
+        name: np.concatenate([col, slow.columns[name]])[order] for name, col in columns.items()
+    }
+    merged_codes = {}
+    for name, (c, v) in codes.items():
+        sc, sv = slow.codes[name]
+        merged_codes[name] = (np.concatenate([c, sc + len(v)])[order], np.concatenate([v, sv]))
+    return DecodedColumns(rows[order], merged, merged_codes, _at(rest, slow))
+
+
+def _at(rest: np.ndarray, slow: DecodedColumns) -> list[tuple[int, DecodeError]]:
+    """The errors of the rows decoded one by one, by their index in the batch."""
+    return [(int(rest[i]), exc) for i, exc in slow.errors]
