@@ -52,8 +52,10 @@ class CarParams:
     rev_limit_rpm: float = 15_000.0
     upshift_rpm: float = 11_800.0
     # A downshift waits until the speed is this share below the lower gear's upshift speed,
-    # so that the gear does not hunt when the speed hovers near a shift point.
-    downshift_hysteresis: float = 0.01
+    # so that the gear does not hunt when the speed hovers near a shift point: a lift or a
+    # dab of the brakes near a shift speed keeps the gear (2 % leaves no shift undone within
+    # a second at Silverstone).
+    downshift_hysteresis: float = 0.02
     min_rpm: float = 4_000.0  # launch/clutch-slip floor
     # Tyres: friction coefficient mu = mu_ref * (1 + load_sensitivity * (Fz - Fz_ref) / Fz_ref)
     # per tyre, so grip grows less than linearly with load (downforce).

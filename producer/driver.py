@@ -16,15 +16,19 @@ until the braking point, whatever the forward pass expected, so a car with a lit
 power than the profile assumed (DRS, less fuel) simply goes faster on the straight.
 
 The force model here (weight plus downforce, a load-sensitive friction coefficient, the
-friction ellipse, power over speed) is the one the vectorised simulator applies per tick.
+friction ellipse, power over speed) is the one the simulator applies per tick
+(:mod:`producer.physics`). The passes and the pedal step are compiled: the profile is rebuilt
+each time a car starts a lap, and the pedal step runs for every car and tick.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 
 from producer.car import GRAVITY_M_S2, CarParams
 from producer.track import Track
@@ -69,28 +73,93 @@ def max_cornering_speed(
     return np.minimum(np.sqrt(u), V_MAX_M_S)
 
 
-def _remove_short_rises(v: np.ndarray, spacing_m: float) -> np.ndarray:
-    """Morphological opening of a speed trace over ``RISE_WINDOW_M``.
+@njit(cache=True)
+def _remove_short_rises(v2: np.ndarray, half: int) -> None:
+    """Morphological opening of a closed-loop trace of squared speeds over +-``half``
+    samples, in place.
 
     A driver does not speed up for a few metres between two close apexes and brake again: a
     rise narrower than the window is flattened to the lower level around it. Wider features
     (straights, braking curves) are unchanged, and the result is never above the input.
     """
-    half = max(round(0.5 * RISE_WINDOW_M / spacing_m), 1)
-    n = len(v)
-    padded = np.concatenate([v[-2 * half :], v, v[: 2 * half]])  # the lap is a loop
-    eroded = _window(padded, half, np.minimum)
-    opened = _window(eroded, half, np.maximum)
-    return opened[2 * half : 2 * half + n]
+    n = len(v2)
+    padded = np.concatenate((v2[n - 2 * half :], v2, v2[: 2 * half]))  # the lap is a loop
+    eroded = _sliding_min(padded, half)
+    v2[:] = -_sliding_min(-eroded, half)
 
 
-def _window(values: np.ndarray, half: int, reduce: np.ufunc) -> np.ndarray:
-    """Sliding reduction over +-half samples (edges use what is available)."""
-    out = values.copy()
-    for shift in range(1, half + 1):
-        out[shift:] = reduce(out[shift:], values[:-shift])
-        out[:-shift] = reduce(out[:-shift], values[shift:])
+@njit(cache=True)
+def _sliding_min(x: np.ndarray, half: int) -> np.ndarray:
+    """Minimum of ``x`` over each full window of +-``half`` samples (``len(x) - 2 * half``
+    values), from minima over doubling spans: a few passes instead of one per offset."""
+    width = 2 * half + 1
+    m = x.copy()
+    span = 1
+    while 2 * span <= width:
+        for i in range(len(m) - span):  # m[i] becomes the minimum of x[i : i + 2 * span]
+            m[i] = min(m[i], m[i + span])
+        span *= 2
+    out = np.empty(len(x) - 2 * half)
+    for i in range(len(out)):
+        out[i] = min(m[i], m[i + width - span])
     return out
+
+
+class _ProfileForces(NamedTuple):
+    """The force model's constants for one car state (see :func:`speed_profile`)."""
+
+    mg: float  # weight
+    c_down: float  # downforce per v^2
+    c_drag: float  # drag per v^2
+    crr: float
+    mu_lat: float
+    # Load factor of the friction coefficient: 1 + sens * (Fz / 4 - Fz0) / Fz0 = c0 + c1 * Fz.
+    load_c0: float
+    load_c1: float
+    brake_max: float
+    brake_long: float  # braking force per unit of lateral capacity
+    traction_long: float  # drive force per unit of lateral capacity (driven axle)
+    power: float
+
+
+@njit(cache=True)
+def _limit_passes(
+    mk: np.ndarray, two_ds_m: np.ndarray, vc2: np.ndarray, half: int, f: _ProfileForces
+) -> tuple[np.ndarray, np.ndarray]:
+    """Squared limit and target speeds, samples in sweep order (starting at the slowest
+    corner): ``mk`` is the lateral force per v^2 and ``two_ds_m`` the v^2 gained per newton
+    over each sample; ``vc2`` the squared cornering limits."""
+    n = len(vc2)
+    # Backward pass (braking): from sample j+1 back to j.
+    vl2 = vc2.copy()
+    for j in range(n - 1, -1, -1):
+        nxt = j + 1 if j + 1 < n else 0
+        v2 = vl2[nxt]
+        fz = f.mg + f.c_down * v2
+        lat_cap = f.mu_lat * (f.load_c0 + f.load_c1 * fz) * fz
+        use = mk[nxt] * v2 / lat_cap
+        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
+        f_brake = min(f.brake_long * lat_cap * ell, f.brake_max)
+        reach = v2 + (f_brake + f.c_drag * v2 + f.crr * fz) * two_ds_m[j]
+        if reach < vl2[j]:
+            vl2[j] = reach
+    _remove_short_rises(vl2, half)
+    # Forward pass (traction and power): from sample j to j+1.
+    vt2 = vl2.copy()
+    for j in range(n - 1):
+        v2 = vt2[j]
+        fz = f.mg + f.c_down * v2
+        lat_cap = f.mu_lat * (f.load_c0 + f.load_c1 * fz) * fz
+        use = mk[j] * v2 / lat_cap
+        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
+        f_drive = f.traction_long * lat_cap * ell
+        v = math.sqrt(v2)
+        if v > 1.0 and f.power / v < f_drive:
+            f_drive = f.power / v
+        reach = v2 + (f_drive - f.c_drag * v2 - f.crr * fz) * two_ds_m[j]
+        if reach < vt2[j + 1]:
+            vt2[j + 1] = max(reach, 1.0)
+    return vl2, vt2
 
 
 @dataclass(frozen=True)
@@ -123,61 +192,27 @@ def speed_profile(
     # Metres driven on the driving line between consecutive samples.
     ds = track.spacing_m / track.progress_ratio
 
-    rho_half = 0.5 * car.air_density_kg_m3
-    c_drag = rho_half * car.cw_a_m2 * drag_scale
-    c_down = rho_half * car.cz_a_m2
-    mg = m * GRAVITY_M_S2
-    crr = car.rolling_resistance_coeff
-    mu_lat0 = car.tyre_mu_lat * grip_scale
     long_over_lat = car.tyre_mu_long / car.tyre_mu_lat
-    # Load factor of the friction coefficient: 1 + sens * (Fz / 4 - Fz0) / Fz0 = l0 + l1 * Fz.
-    l0 = 1.0 - car.tyre_load_sensitivity
-    l1 = car.tyre_load_sensitivity / (4.0 * car.tyre_reference_load_n)
-    brake_max = car.brake_force_max_n * BRAKE_MARGIN
-    brake_long = long_over_lat * BRAKE_MARGIN
-    trac_long = long_over_lat * car.driven_axle_load_share
-    power = car.ice_power_w + car.ers_power_w
-
+    forces = _ProfileForces(
+        mg=m * GRAVITY_M_S2,
+        c_down=0.5 * car.air_density_kg_m3 * car.cz_a_m2,
+        c_drag=0.5 * car.air_density_kg_m3 * car.cw_a_m2 * drag_scale,
+        crr=car.rolling_resistance_coeff,
+        mu_lat=car.tyre_mu_lat * grip_scale,
+        load_c0=1.0 - car.tyre_load_sensitivity,
+        load_c1=car.tyre_load_sensitivity / (4.0 * car.tyre_reference_load_n),
+        brake_max=car.brake_force_max_n * BRAKE_MARGIN,
+        brake_long=long_over_lat * BRAKE_MARGIN,
+        traction_long=long_over_lat * car.driven_axle_load_share,
+        power=car.ice_power_w + car.ers_power_w,
+    )
     # Start both passes at the slowest corner: the profile is periodic and nothing can
     # raise the speed there, so one sweep around the lap from that point is exact.
     start = int(np.argmin(v_corner))
     order = (start + np.arange(n)) % n
-    mk = (m * k[order]).tolist()  # lateral force per v^2
-    two_ds_m = (2.0 * ds[order] / m).tolist()  # v^2 gained per newton over one sample
     vc = v_corner[order]
-
-    # Backward pass (braking): from sample j+1 back to j. The loops run on Python floats
-    # (thousands of tiny steps: faster than numpy scalars).
-    vl2 = (vc * vc).tolist()
-    for j in range(n - 1, -1, -1):
-        nxt = j + 1 if j + 1 < n else 0
-        v2 = vl2[nxt]
-        fz = mg + c_down * v2
-        lat_cap = mu_lat0 * (l0 + l1 * fz) * fz
-        use = mk[nxt] * v2 / lat_cap
-        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
-        f_brake = brake_long * lat_cap * ell
-        if f_brake > brake_max:
-            f_brake = brake_max
-        reach = v2 + (f_brake + c_drag * v2 + crr * fz) * two_ds_m[j]
-        if reach < vl2[j]:
-            vl2[j] = reach
-    vl2 = (_remove_short_rises(np.sqrt(np.asarray(vl2)), track.spacing_m) ** 2).tolist()
-    # Forward pass (traction and power): from sample j to j+1.
-    vt2 = list(vl2)
-    for j in range(n - 1):
-        v2 = vt2[j]
-        fz = mg + c_down * v2
-        lat_cap = mu_lat0 * (l0 + l1 * fz) * fz
-        use = mk[j] * v2 / lat_cap
-        ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
-        f_drive = trac_long * lat_cap * ell
-        v = math.sqrt(v2)
-        if v > 1.0 and power / v < f_drive:
-            f_drive = power / v
-        reach = v2 + (f_drive - c_drag * v2 - crr * fz) * two_ds_m[j]
-        if reach < vt2[j + 1]:
-            vt2[j + 1] = reach if reach > 1.0 else 1.0
+    half = max(round(0.5 * RISE_WINDOW_M / track.spacing_m), 1)
+    vl2, vt2 = _limit_passes(m * k[order], 2.0 * ds[order] / m, vc * vc, half, forces)
 
     inverse = np.empty(n, dtype=np.intp)
     inverse[order] = np.arange(n)
@@ -209,61 +244,54 @@ class ControllerGains:
     pedal_overlap: float = 0.05  # the other pedal must be below this before one is pressed
 
 
-class PedalLimits:
-    """The controller's constants as per-car arrays for one tick length.
+class PedalLimits(NamedTuple):
+    """The controller's pedal constants for one tick length (rates in travel per tick)."""
 
-    numpy combines two arrays faster than an array and a Python float, and the pedal update
-    runs every tick for every car.
-    """
+    throttle_on: float
+    brake_on: float
+    overlap: float
+    throttle_rise: float
+    throttle_fall: float  # negative
+    brake_rise: float
+    brake_fall: float  # negative
 
-    def __init__(self, gains: ControllerGains, dt: float, n_cars: int) -> None:
-        def full(value: float) -> np.ndarray:
-            return np.full(n_cars, float(value))
-
-        self.zero = full(0.0)
-        self.one = full(1.0)
-        self.throttle_on = full(gains.throttle_on)
-        self.brake_on = full(gains.brake_on)
-        self.overlap = full(gains.pedal_overlap)
-        self.throttle_rise = full(gains.throttle_rise_per_s * dt)
-        self.throttle_fall = full(-gains.throttle_fall_per_s * dt)
-        self.brake_rise = full(gains.brake_rise_per_s * dt)
-        self.brake_fall = full(-gains.brake_fall_per_s * dt)
+    @classmethod
+    def per_tick(cls, gains: ControllerGains, dt: float) -> PedalLimits:
+        return cls(
+            throttle_on=gains.throttle_on,
+            brake_on=gains.brake_on,
+            overlap=gains.pedal_overlap,
+            throttle_rise=gains.throttle_rise_per_s * dt,
+            throttle_fall=-gains.throttle_fall_per_s * dt,
+            brake_rise=gains.brake_rise_per_s * dt,
+            brake_fall=-gains.brake_fall_per_s * dt,
+        )
 
 
+@njit(cache=True)
 def pedal_step(
-    throttle: np.ndarray,
-    brake: np.ndarray,
-    braking: np.ndarray,
-    throttle_demand: np.ndarray,
-    brake_demand: np.ndarray,
-    limits: PedalLimits,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Advance the pedals of every car by one tick; returns (throttle, brake, braking).
+    throttle: float,
+    brake: float,
+    braking: bool,
+    throttle_demand: float,
+    brake_demand: float,
+    lim: PedalLimits,
+) -> tuple[float, float, bool]:
+    """Advance one car's pedals by one tick; returns (throttle, brake, braking).
 
     Demands are shares of the available drive or brake force (clipped to 0..1 here).
-    ``braking`` is a per-car mode with hysteresis: the foot moves to the brake only when the
-    brake demand exceeds ``brake_on`` and back to the throttle only when throttle is demanded,
-    so small speed errors give a short coast instead of throttle/brake chatter. Pedals move
-    at limited rates, and a pedal is pressed only once the other is (nearly) released, so
-    the two are never pressed hard at the same time.
+    ``braking`` is a mode with hysteresis: the foot moves to the brake only when the brake
+    demand exceeds ``brake_on`` and back to the throttle only when throttle is demanded, so
+    small speed errors give a short coast instead of throttle/brake chatter. Pedals move at
+    limited rates, and a pedal is pressed only once the other is (nearly) released, so the
+    two are never pressed hard at the same time.
     """
-    lim = limits
-    braking = np.where(braking, throttle_demand < lim.throttle_on, brake_demand > lim.brake_on)
-    thr_goal = np.where(
-        braking | (brake >= lim.overlap), lim.zero, np.minimum(throttle_demand, lim.one)
-    )
-    brk_goal = np.where(
-        braking & (throttle < lim.overlap), np.minimum(brake_demand, lim.one), lim.zero
-    )
+    braking = throttle_demand < lim.throttle_on if braking else brake_demand > lim.brake_on
+    thr_goal = 0.0 if braking or brake >= lim.overlap else min(throttle_demand, 1.0)
+    brk_goal = min(brake_demand, 1.0) if braking and throttle < lim.overlap else 0.0
     # Rate limits; the goals may be negative (no demand), the pedals stop at 0.
-    throttle = np.maximum(
-        throttle
-        + np.minimum(np.maximum(thr_goal - throttle, lim.throttle_fall), lim.throttle_rise),
-        lim.zero,
-    )
-    brake = np.maximum(
-        brake + np.minimum(np.maximum(brk_goal - brake, lim.brake_fall), lim.brake_rise),
-        lim.zero,
-    )
+    step = min(max(thr_goal - throttle, lim.throttle_fall), lim.throttle_rise)
+    throttle = max(throttle + step, 0.0)
+    step = min(max(brk_goal - brake, lim.brake_fall), lim.brake_rise)
+    brake = max(brake + step, 0.0)
     return throttle, brake, braking

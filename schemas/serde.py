@@ -456,7 +456,12 @@ class RecordValidator:
                     f"column {self.record_name}.{spec.name}: expected integers, got {arr.dtype}",
                     spec.name,
                 )
-            ok = (arr >= spec.minimum) & (arr <= spec.maximum)  # NaN compares false: refused
+            if arr.size == 0:
+                continue
+            # Two reductions per field; NaN makes min and max NaN, which compares false.
+            if spec.minimum <= arr.min() and arr.max() <= spec.maximum:
+                continue
+            ok = (arr >= spec.minimum) & (arr <= spec.maximum)
             if not ok.all():
                 row = int(np.flatnonzero(~ok)[0])
                 _check_value(self.record_name, spec, arr.flat[row].item())
@@ -551,6 +556,26 @@ _STRING_CACHE_MAX = 100_000  # distinct string tuples kept per run of string fie
 _INT64_MAX = 2**63 - 1
 
 
+def _split_rows(rows: np.ndarray, sizes: np.ndarray | None) -> list[bytes]:
+    """One bytes object per row of a (rows, width) byte matrix: the first ``sizes[i]`` bytes
+    of row i (all of them when ``sizes`` is None; the rest of a row is zeros).
+
+    numpy's fixed-size bytes type makes the whole list in one C loop, but it drops trailing
+    zero bytes: used only when no row's last byte is zero, otherwise rows are sliced.
+    """
+    n, width = rows.shape
+    if n == 0:
+        return []
+    last = rows[:, -1] if sizes is None else rows[np.arange(n), sizes - 1]
+    if last.all():
+        return np.ascontiguousarray(rows).view(f"S{width}").reshape(n).tolist()
+    data = rows.tobytes()
+    if sizes is None:
+        return [data[i : i + width] for i in range(0, n * width, width)]
+    starts = range(0, n * width, width)
+    return [data[a : a + s] for a, s in zip(starts, sizes.tolist(), strict=True)]
+
+
 def _varint_bytes(value: int) -> bytes:
     """Avro's zigzag varint of a long, as fastavro writes it."""
     n = (value << 1) ^ (value >> 63)
@@ -573,19 +598,28 @@ def _varint_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     width = (top.bit_length() + 6) // 7
     if int(u.min()) >> (7 * (width - 1)):
         lens = None  # all as wide as the largest (timestamps)
-        more = [True] * (width - 1)
     else:
         lens = np.ones(rows, dtype=np.int64)
         for b in range(1, width):
             lens += u >= (1 << (7 * b))
-        more = [(lens > b + 1).astype(np.uint64) << 7 for b in range(width - 1)]
-    out = np.empty((rows, width), dtype=np.uint8)
-    for b in range(width):
-        byte = (u >> (7 * b)) & 0x7F if b else u & 0x7F
-        if b + 1 < width:
-            byte |= 0x80 if more[b] is True else more[b]
-        out[:, b] = byte
+    shifts = np.arange(0, 7 * width, 7, dtype=np.uint64)
+    out = ((u[:, None] >> shifts) & np.uint64(0x7F)).astype(np.uint8)
+    if lens is None:
+        out[:, :-1] |= 0x80
+    else:
+        out |= ((np.arange(1, width + 1) < lens[:, None]) << 7).astype(np.uint8)
     return out, lens
+
+
+def _same_objects(given: Any, last: np.ndarray) -> bool:
+    """Whether ``given`` is an object array holding the same values as ``last``, row by row
+    (one C-level comparison per row; strings compare by identity first)."""
+    return (
+        isinstance(given, np.ndarray)
+        and given.dtype == object
+        and given.shape == last.shape
+        and bool((given == last).all())
+    )
 
 
 class _StringRun:
@@ -601,6 +635,8 @@ class _StringRun:
         self._checked: set[int] = set()
         self._table = np.zeros((0, 1), dtype=np.uint8)
         self._lens = np.zeros(0, dtype=np.int64)
+        # The last object-array columns (copies) and their codes.
+        self._last: tuple[list[np.ndarray], np.ndarray] | None = None
 
     def _add(self, key: Any) -> None:
         values = key if len(self.specs) > 1 else (key,)
@@ -623,10 +659,18 @@ class _StringRun:
     def codes(self, columns: Mapping[str, Any], validate: bool, record_name: str) -> np.ndarray:
         """The code of each row's combination of values, encoding (and with ``validate``
         checking) the combinations not seen before."""
-        cols = [
-            c.tolist() if isinstance(c, np.ndarray) else list(c)
-            for c in (columns[n] for n in self.names)
-        ]
+        given = [columns[n] for n in self.names]
+        if self._last is not None and all(
+            _same_objects(a, b) for a, b in zip(given, self._last[0], strict=True)
+        ):
+            return self._last[1]  # the same strings as the last batch: a producer's grid
+        codes = self._lookup(given, validate, record_name)
+        if all(isinstance(c, np.ndarray) and c.dtype == object for c in given):
+            self._last = ([c.copy() for c in given], codes)
+        return codes
+
+    def _lookup(self, given: list[Any], validate: bool, record_name: str) -> np.ndarray:
+        cols = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in given]
         rows = len(cols[0])
         keys = cols[0] if len(cols) == 1 else list(zip(*cols, strict=True))
         try:
@@ -636,6 +680,7 @@ class _StringRun:
                 self._codes.clear()
                 self._encoded.clear()
                 self._checked.clear()
+                self._last = None
             for key in keys:
                 try:
                     known = key in self._codes
@@ -743,9 +788,7 @@ class _ColumnEncoder:
         raw = table.view(np.uint8).reshape(rows, size)
         narrow = [p for p in parts if p[3] is not None]
         if not narrow:
-            # Every row as wide as the layout: no byte to drop.
-            data = raw.tobytes()
-            return [data[i : i + size] for i in range(0, rows * size, size)]
+            return _split_rows(raw, None)  # every row as wide as the layout
         keep = np.ones((rows, size), dtype=bool)
         row_sizes = np.full(rows, size, dtype=np.int64)
         for label, data, _, lens in narrow:
@@ -753,9 +796,10 @@ class _ColumnEncoder:
             offset = layout.fields[label][1]
             keep[:, offset : offset + width] = np.arange(width) < lens[:, None]
             row_sizes -= width - lens
-        data = raw[keep].tobytes()
-        ends = np.cumsum(row_sizes).tolist()
-        return [data[a:b] for a, b in zip([0, *ends[:-1]], ends, strict=True)]
+        # Each row's bytes moved to the left, zeros after them.
+        packed = np.zeros((rows, size), dtype=np.uint8)
+        packed[np.arange(size) < row_sizes[:, None]] = raw[keep]
+        return _split_rows(packed, row_sizes)
 
     def _typed(self, spec: _FieldSpec, arr: np.ndarray) -> np.ndarray:
         """The column in the dtype its encoding starts from; RecordError for a wrong type."""

@@ -44,11 +44,11 @@ def test_step_block_refuses_no_ticks() -> None:
 
 
 def test_block_ticks() -> None:
-    assert block_ticks(Rate(None)) == 50
+    assert block_ticks(Rate(None)) == cli.MAX_BLOCK_TICKS
     assert block_ticks(Rate(1.0)) == 1
     assert block_ticks(Rate(0.5)) == 1
     assert block_ticks(Rate(10.0)) == 10
-    assert block_ticks(Rate(1000.0)) == 50
+    assert block_ticks(Rate(1000.0)) == cli.MAX_BLOCK_TICKS
 
 
 def _run_ticks(n_cars: int, ticks: int) -> dict[str, np.ndarray]:

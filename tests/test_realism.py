@@ -114,3 +114,18 @@ def test_every_item_passes_on_both_flying_laps(flying: list[LapFigures]) -> None
     table = format_report(flying)
     assert "FAIL" not in table
     assert table.count("PASS") == len(ENVELOPE)
+
+
+def test_gearbox_does_not_hunt(run: dict[str, np.ndarray], flying: list[LapFigures]) -> None:
+    # A shift is never undone within half a second: a lift or a dab of the brakes near a shift
+    # speed keeps the gear.
+    gear = run["gear"]
+    shifts = np.flatnonzero(np.diff(gear)) + 1
+    direction = np.sign(np.diff(gear)[shifts - 1])
+    reversed_soon = (direction[1:] != direction[:-1]) & (np.diff(shifts) < 50)  # 100 Hz
+    assert not reversed_soon.any(), run["sim_time_s"][shifts[1:][reversed_soon]]
+    # Every descent through the gears counts each shift: 8 gears and four corners taken in
+    # 1st or 2nd give about 60 a lap (a real car at Silverstone makes 43 to 48, holding higher
+    # gears through the slow corners).
+    for lap in flying:
+        assert 50 <= lap.gear_changes <= 62, format_report(flying)

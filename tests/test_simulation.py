@@ -174,15 +174,15 @@ def test_pedals_are_smooth_and_never_both_pressed(grid_run) -> None:
 
 
 def test_pedal_step_hysteresis() -> None:
-    limits = PedalLimits(ControllerGains(), 0.01, 1)
-    thr, brk, braking = np.array([1.0]), np.array([0.0]), np.array([False])
+    limits = PedalLimits.per_tick(ControllerGains(), 0.01)
+    thr, brk, braking = 1.0, 0.0, False
     # A small brake demand only lifts the throttle: no braking below the threshold.
-    thr, brk, braking = pedal_step(thr, brk, braking, np.array([-0.1]), np.array([0.05]), limits)
-    assert not braking[0] and brk[0] == 0.0 and thr[0] < 1.0
+    thr, brk, braking = pedal_step(thr, brk, braking, -0.1, 0.05, limits)
+    assert not braking and brk == 0.0 and thr < 1.0
     # A large brake demand: throttle released first, then the brake comes in.
     for _ in range(20):
-        thr, brk, braking = pedal_step(thr, brk, braking, np.array([-1.0]), np.array([1.0]), limits)
-    assert braking[0] and thr[0] == 0.0 and brk[0] > 0.9
+        thr, brk, braking = pedal_step(thr, brk, braking, -1.0, 1.0, limits)
+    assert braking and thr == 0.0 and brk > 0.9
 
 
 def test_same_seed_gives_identical_records() -> None:
