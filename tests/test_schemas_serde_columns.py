@@ -123,6 +123,18 @@ def test_uniform_rows_and_ragged_rows_agree_with_fastavro() -> None:
     assert ser.encode_columns(ragged) == fastavro_bytes(PRIMITIVES, 1, ragged)
 
 
+def test_rows_ending_in_a_zero_byte_keep_it() -> None:
+    # A record whose last field is false, 0 or "" ends in a zero byte, which numpy's bytes
+    # type would drop: such batches are cut row by row.
+    schema = PRIMITIVES | {"fields": [*PRIMITIVES["fields"][:3], {"name": "z", "type": "int"}]}
+    rows = 40
+    base = {"s": ["a"] * rows, "t": ["b"] * rows, "i": np.full(rows, 7), "z": np.arange(rows) % 3}
+    ser = Serializer(3, schema)
+    ragged = dict(base, i=np.arange(rows) * 999)
+    for batch in (base, ragged, dict(ragged, z=np.ones(rows, dtype=np.int64))):
+        assert ser.encode_columns(batch) == fastavro_bytes(schema, 3, batch)
+
+
 def test_other_integer_and_float_dtypes() -> None:
     rows = 20
     columns = {
