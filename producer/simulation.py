@@ -295,9 +295,13 @@ class Simulation:
         )
 
     def _string_columns(self, n_ticks: int) -> tuple[np.ndarray, ...]:
+        """The constant columns of a block, read-only and owning their data: an encoder may
+        then take the same object for the same values (see ``schemas.serde``)."""
         tiled = self._tiled.get(n_ticks)
         if tiled is None:
-            tiled = tuple(np.tile(column, n_ticks) for column in self._strings)
+            tiled = tuple(np.tile(column, n_ticks).copy() for column in self._strings)
+            for column in tiled:
+                column.flags.writeable = False
             if len(self._tiled) < 8:  # a few block sizes at most (steady, last, tests)
                 self._tiled[n_ticks] = tiled
         return tiled

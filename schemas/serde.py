@@ -622,10 +622,17 @@ def _same_objects(given: Any, last: np.ndarray) -> bool:
     )
 
 
+def _frozen(column: Any) -> bool:
+    """Whether ``column`` is a read-only array that owns its data: nothing can change its
+    values (short of turning the flag back on), so the same object holds the same values."""
+    return isinstance(column, np.ndarray) and not column.flags.writeable and column.flags.owndata
+
+
 class _StringRun:
     """Adjacent string fields encoded as one segment. Their values repeat (a session, a few
     cars and drivers), so each distinct combination is encoded once, checked once, and
-    rows are looked up by code."""
+    rows are looked up by code. A batch whose columns are the last batch's (the same
+    read-only arrays, or equal values) reuses its codes without a lookup per row."""
 
     def __init__(self, specs: list[_FieldSpec]) -> None:
         self.specs = specs
@@ -635,8 +642,8 @@ class _StringRun:
         self._checked: set[int] = set()
         self._table = np.zeros((0, 1), dtype=np.uint8)
         self._lens = np.zeros(0, dtype=np.int64)
-        # The last object-array columns (copies) and their codes.
-        self._last: tuple[list[np.ndarray], np.ndarray] | None = None
+        # The last object-array columns: as given, copies of their values, and their codes.
+        self._last: tuple[list[Any], list[np.ndarray], np.ndarray] | None = None
 
     def _add(self, key: Any) -> None:
         values = key if len(self.specs) > 1 else (key,)
@@ -660,13 +667,18 @@ class _StringRun:
         """The code of each row's combination of values, encoding (and with ``validate``
         checking) the combinations not seen before."""
         given = [columns[n] for n in self.names]
-        if self._last is not None and all(
-            _same_objects(a, b) for a, b in zip(given, self._last[0], strict=True)
-        ):
-            return self._last[1]  # the same strings as the last batch: a producer's grid
+        if self._last is not None:
+            # The same strings as the last batch (a producer's grid): the same read-only
+            # objects, or equal values.
+            objects, values, codes = self._last
+            if all(a is b and _frozen(a) for a, b in zip(given, objects, strict=True)):
+                return codes
+            if all(_same_objects(a, b) for a, b in zip(given, values, strict=True)):
+                self._last = (given, values, codes)
+                return codes
         codes = self._lookup(given, validate, record_name)
         if all(isinstance(c, np.ndarray) and c.dtype == object for c in given):
-            self._last = ([c.copy() for c in given], codes)
+            self._last = (given, [c.copy() for c in given], codes)
         return codes
 
     def _lookup(self, given: list[Any], validate: bool, record_name: str) -> np.ndarray:

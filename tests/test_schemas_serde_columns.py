@@ -135,6 +135,21 @@ def test_rows_ending_in_a_zero_byte_keep_it() -> None:
         assert ser.encode_columns(batch) == fastavro_bytes(schema, 3, batch)
 
 
+def test_repeated_string_columns_are_encoded_as_they_are_now() -> None:
+    rng = np.random.default_rng(4)
+    columns = primitive_columns(rng, 50)
+    columns["t"] = np.array(columns["t"], dtype=object)
+    ser = Serializer(1, PRIMITIVES)
+    assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 1, columns)
+    columns["s"][3] = "changed in place"  # the same array object, another value
+    assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 1, columns)
+    for name in ("s", "t", "u"):  # read-only arrays that own their data, passed again
+        columns[name] = columns[name].copy()
+        columns[name].flags.writeable = False
+    for _ in range(2):
+        assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 1, columns)
+
+
 def test_other_integer_and_float_dtypes() -> None:
     rows = 20
     columns = {
