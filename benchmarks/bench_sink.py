@@ -6,7 +6,10 @@ the same line protocol directly with influxdb-client in the same run, and the de
 
 Needs the stack (`f1-stack up`). Everything goes to topics and buckets of this run, which are
 deleted at the end. Throughput rounds alternate (direct, sink, direct, sink, ...) so drift of
-the shared machine hits both; the best round of each is reported.
+the shared machine hits both; the best round of each is reported. Each round also reports the
+CPU per point of influxd (from /proc, when it runs on this machine; other writers to the same
+influxd count too) and of this process (the client, or the sink's loop with its Kafka threads):
+on a machine where the two share the cores, that is what sets the ratio.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -31,13 +37,14 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from schemas import cli as schemas_cli
+from schemas.column_decoder import ColumnDecoder
 from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer, telemetry_serializer
 from schemas.topics import Topics
 from sinks import app
 from sinks.consumer_loop import SinkLoop
-from sinks.line_protocol import line_encoder
+from sinks.line_protocol import LineEncoder
 from sinks.settings import SinkSettings
 
 HZ = 100
@@ -136,15 +143,77 @@ class Buckets:
         self.client.close()
 
 
-def direct_round(e: Endpoints, bucket: str, lines: list[str], batch: int) -> float:
-    """influxdb-client writing the same line protocol, same batch size: points/s."""
+def sink_bodies(decoder: ColumnDecoder, values: Sequence[bytes], batch: int) -> list[bytes]:
+    """The request bodies the sink writes for ``values``, ``batch`` lines each."""
+    encoder = LineEncoder()
+    return [
+        encoder.encode(decoder.decode_columns(values[i : i + batch]))
+        for i in range(0, len(values), batch)
+    ]
+
+
+def influxd_pid() -> int | None:
+    """The local influxd's process id (None when InfluxDB runs elsewhere)."""
+    for comm in Path("/proc").glob("[0-9]*/comm"):
+        try:
+            if comm.read_text().strip() == "influxd":
+                return int(comm.parent.name)
+        except OSError:
+            continue
+    return None
+
+
+def process_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    if pid is None:
+        return None
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # after the command name, from field 3
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Round:
+    """One throughput round: points/s and the CPU per point of influxd and of this process
+    (influxdb-client for the baseline, the sink's loop for the sink)."""
+
+    rate: float
+    influxd_us: float | None
+    python_us: float
+
+
+class CpuMeter:
+    """CPU of influxd and of this process between start() and stop(), per point."""
+
+    def __init__(self, pid: int | None) -> None:
+        self.pid = pid
+
+    def start(self) -> None:
+        self.influxd = process_cpu_s(self.pid)
+        self.own = time.process_time()
+
+    def stop(self, n: int, seconds: float) -> Round:
+        influxd = process_cpu_s(self.pid)
+        used = None if influxd is None or self.influxd is None else influxd - self.influxd
+        return Round(
+            n / seconds,
+            None if used is None else used / n * 1e6,
+            (time.process_time() - self.own) / n * 1e6,
+        )
+
+
+def direct_round(e: Endpoints, bucket: str, bodies: list[bytes], n: int, meter: CpuMeter) -> Round:
+    """influxdb-client writing the same line protocol, same batch size."""
     with InfluxDBClient(url=e.influx_url, token=e.influx_token, org=e.influx_org) as client:
         write = client.write_api(write_options=SYNCHRONOUS)
+        meter.start()
         started = time.perf_counter()
-        for i in range(0, len(lines), batch):
-            body = "\n".join(lines[i : i + batch]).encode()
+        for body in bodies:
             write.write(bucket, e.influx_org, body, write_precision=WritePrecision.US)
-        return len(lines) / (time.perf_counter() - started)
+        return meter.stop(n, time.perf_counter() - started)
 
 
 class SinkThread:
@@ -206,18 +275,24 @@ def _settings(
     )
 
 
-def sink_round(e: Endpoints, topics: Topics, bucket: str, n: int, batch: int) -> float:
-    """The sink from a topic holding n records: points/s from the first record consumed to
-    the last one committed (consumer-group start-up is not part of the throughput)."""
+def sink_round(
+    e: Endpoints, topics: Topics, bucket: str, n: int, batch: int, meter: CpuMeter
+) -> Round:
+    """The sink from a topic holding n records, from the first record consumed to the last one
+    committed (consumer-group start-up is not part of the throughput)."""
     settings = _settings(e, topics, bucket, "bench", batch_points=batch, progress_s=3600.0)
     sink = SinkThread(settings)
     try:
+        while sink.loop.stats.first_consumed is None:
+            sink.check()
+            time.sleep(0.001)
+        meter.start()
         done = sink.wait_stored(n, 600)
+        first = sink.loop.stats.first_consumed
+        result = meter.stop(n, done - first)
     finally:
         sink.close()
-    first = sink.loop.stats.first_consumed
-    assert first is not None
-    return n / (done - first)
+    return result
 
 
 def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict[str, float]:
@@ -280,6 +355,23 @@ def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict
     }
 
 
+def is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")
+
+
+def cpu_summary(direct: list[Round], sink: list[Round]) -> str:
+    def median(values: list[float | None]) -> str:
+        known = [v for v in values if v is not None]
+        return f"{statistics.median(known):.1f} us" if known else "-"
+
+    return (
+        f"influxd {median([r.influxd_us for r in direct])} (baseline) / "
+        f"{median([r.influxd_us for r in sink])} (sink); this process: influxdb-client "
+        f"{median([r.python_us for r in direct])}, sink {median([r.python_us for r in sink])} "
+        "(Kafka client threads included)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records per round")
@@ -301,21 +393,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             serializer = telemetry_serializer(registry, topics)
             values = [(r["car_id"].encode(), serializer.encode(r)) for r in records]
             # The baseline writes exactly what the sink writes: the decoded records' lines.
-            decoder = telemetry_deserializer(registry)
-            encode = line_encoder()
-            lines = [encode(decoder.decode(v)) for _, v in values]
+            decoder = ColumnDecoder(telemetry_deserializer(registry))
+            bodies = sink_bodies(decoder, [v for _, v in values], args.batch)
         produce(e, topics.telemetry, values)
         note(f"{len(values):,} records on {topics.telemetry}")
         n = len(records)
 
-        direct, sink = [], []
+        meter = CpuMeter(influxd_pid() if is_loopback(e.influx_url) else None)
+        load_before = os.getloadavg()
+        direct: list[Round] = []
+        sink: list[Round] = []
         for i in range(args.rounds):
-            direct.append(
-                direct_round(e, buckets.new(f"bench-direct-{tag}-{i}"), lines, args.batch)
-            )
-            note(f"round {i + 1}: direct {direct[-1]:,.0f} points/s")
-            sink.append(sink_round(e, topics, buckets.new(f"bench-sink-{tag}-{i}"), n, args.batch))
-            note(f"round {i + 1}: sink {sink[-1]:,.0f} points/s")
+            bucket = buckets.new(f"bench-direct-{tag}-{i}")
+            direct.append(direct_round(e, bucket, bodies, n, meter))
+            note(f"round {i + 1}: direct {direct[-1].rate:,.0f} points/s")
+            bucket = buckets.new(f"bench-sink-{tag}-{i}")
+            sink.append(sink_round(e, topics, bucket, n, args.batch, meter))
+            note(f"round {i + 1}: sink {sink[-1].rate:,.0f} points/s")
+        load_after = os.getloadavg()
         live = None
         if args.live_s > 0:
             live_topics = setup_topics(e, f"{tag}-live")
@@ -325,20 +420,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         buckets.delete_all()
         delete_topics(e, made)
 
-    size = sum(map(len, lines)) / n
+    size = sum(map(len, bodies)) / n - 1  # without the newline
     print(
         f"bench_sink: {n:,} telemetry records ({CARS} cars, {HZ} Hz), {size:.0f} bytes of line "
         f"protocol each, batches of {args.batch:,}, gzip off (loopback), best of {args.rounds}"
     )
     print(f"machine: {machine()}")
     print(f"command: {' '.join([os.path.relpath(sys.executable), *sys.argv])}")
-    best_direct, best_sink = max(direct), max(sink)
+    print(
+        "load average (1, 5, 15 min) before the rounds "
+        + " ".join(f"{x:.2f}" for x in load_before)
+        + ", after "
+        + " ".join(f"{x:.2f}" for x in load_after)
+    )
+    best_direct = max(r.rate for r in direct)
+    best_sink = max(r.rate for r in sink)
     print(f"{'':48}{'points/s':>10}{'vs direct':>11}")
     print(f"{'influxdb-client, same lines (baseline)':48}{best_direct:>10,.0f}{1:>11.2f}")
     ratio = best_sink / best_direct
     print(f"{'f1-sink-influx: Kafka, decode, line protocol':48}{best_sink:>10,.0f}{ratio:>11.2f}")
-    rounds = ", ".join(f"{d:,.0f}/{s:,.0f}" for d, s in zip(direct, sink, strict=True))
+    rounds = ", ".join(f"{d.rate:,.0f}/{s.rate:,.0f}" for d, s in zip(direct, sink, strict=True))
     print(f"rounds (direct/sink): {rounds}")
+    print(f"CPU per point, median of rounds: {cpu_summary(direct, sink)}")
     if live is not None:
         print(
             f"live grid {CARS} cars x {HZ} Hz for {args.live_s:.0f} s: {live['stored']:,} of "

@@ -16,6 +16,7 @@ from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from schemas.channels import LAP_SUMMARY, TELEMETRY
+from schemas.column_decoder import ColumnDecoder
 from schemas.errors import InfrastructureError
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
 from schemas.serde import lap_summary_deserializer, telemetry_deserializer
@@ -81,7 +82,8 @@ def run(settings: SinkSettings, stop: threading.Event, loop_ready=None) -> SinkL
         registry = stack.enter_context(SchemaRegistry(settings.schema_registry_url))
         # A missing subject means `f1-schemas register` never ran: stop with its name.
         registry.latest(topics.telemetry_subject)
-        decoders = {topics.telemetry: (TELEMETRY, telemetry_deserializer(registry))}
+        telemetry = ColumnDecoder(telemetry_deserializer(registry))
+        decoders = {topics.telemetry: (TELEMETRY, telemetry)}
         try:
             registry.latest(topics.analytics_subject)
         except SubjectNotFoundError:
@@ -89,7 +91,8 @@ def run(settings: SinkSettings, stop: threading.Event, loop_ready=None) -> SinkL
                 "no subject %s yet: lap summaries are stored once it exists",
                 topics.analytics_subject,
             )
-        decoders[topics.analytics] = (LAP_SUMMARY, lap_summary_deserializer(registry))
+        laps = ColumnDecoder(lap_summary_deserializer(registry))
+        decoders[topics.analytics] = (LAP_SUMMARY, laps)
 
         writer = stack.enter_context(
             InfluxWriter(

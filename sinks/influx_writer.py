@@ -22,7 +22,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -49,6 +49,42 @@ class WriteCancelled(F1Error):
 
 class DataRejected(F1Error):
     """InfluxDB refused the lines as bad data (HTTP 400/413/422)."""
+
+
+class Lines:
+    """The line protocol of one write: newline-terminated blocks of bytes as the encoder made
+    them, and how many lines they hold. They are posted as one body, and split into single
+    lines only when InfluxDB refuses the body as bad data."""
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+        self.count = 0
+
+    @classmethod
+    def of(cls, lines: Iterable[str]) -> Lines:
+        made = cls()
+        for line in lines:
+            made.add(f"{line}\n".encode(), 1)
+        return made
+
+    def add(self, block: bytes, count: int) -> None:
+        """Append ``count`` lines, each ending in a newline."""
+        self.blocks.append(block)
+        self.count += count
+
+    def __len__(self) -> int:
+        return self.count
+
+    def body(self) -> bytes:
+        return b"".join(self.blocks)
+
+    def split(self) -> list[bytes]:
+        """Each line on its own, without its newline."""
+        lines = self.body().split(b"\n")
+        lines.pop()  # after the last newline
+        if len(lines) != self.count:  # a newline inside a line: the encoder escapes none
+            raise ValueError(f"{len(lines)} lines where {self.count} were added")
+        return lines
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,39 +197,49 @@ class InfluxWriter:
 
     # --- writing ----------------------------------------------------------------------------
 
-    def write(self, lines: Sequence[str], cancel: threading.Event | None = None) -> list[Rejected]:
+    def write(
+        self, lines: Lines | Sequence[str], cancel: threading.Event | None = None
+    ) -> list[Rejected]:
         """Write ``lines``; return the ones InfluxDB rejects as bad data (usually none).
 
         Blocks through transient failures; raises WriteCancelled when ``cancel`` is set while
         waiting, ConfigError on a configuration problem.
         """
-        if not lines:
+        if not isinstance(lines, Lines):
+            lines = Lines.of(lines)
+        if not len(lines):
             return []
         cancel = cancel or threading.Event()
         rejected: list[Rejected] = []
-        self._write_range(lines, 0, len(lines), cancel, rejected)
+        try:
+            self._post_retrying(lines.body(), cancel)
+        except DataRejected as exc:
+            self._isolate(lines.split(), 0, len(lines), exc, cancel, rejected)
         return rejected
 
-    def _write_range(
+    def _isolate(
         self,
-        lines: Sequence[str],
+        lines: list[bytes],
         lo: int,
         hi: int,
+        exc: DataRejected,
         cancel: threading.Event,
         rejected: list[Rejected],
     ) -> None:
-        try:
-            self._post_retrying("\n".join(lines[lo:hi]).encode(), cancel)
-        except DataRejected as exc:
-            status, message = exc.args
-            if hi - lo == 1:
-                log.warning("InfluxDB rejected a point (HTTP %s): %s", status, message)
-                rejected.append(Rejected(lo, status, message))
-                return
-            mid = (lo + hi) // 2
-            log.info("InfluxDB rejected %d points as bad data: finding the bad ones", hi - lo)
-            self._write_range(lines, lo, mid, cancel, rejected)
-            self._write_range(lines, mid, hi, cancel, rejected)
+        """Lines ``lo`` to ``hi`` were refused together (``exc``): write each half again until
+        the bad lines stand alone."""
+        status, message = exc.args
+        if hi - lo == 1:
+            log.warning("InfluxDB rejected a point (HTTP %s): %s", status, message)
+            rejected.append(Rejected(lo, status, message))
+            return
+        log.info("InfluxDB rejected %d points as bad data: finding the bad ones", hi - lo)
+        mid = (lo + hi) // 2
+        for a, b in ((lo, mid), (mid, hi)):
+            try:
+                self._post_retrying(b"\n".join(lines[a:b]), cancel)
+            except DataRejected as half:
+                self._isolate(lines, a, b, half, cancel, rejected)
 
     def _post_retrying(self, body: bytes, cancel: threading.Event) -> None:
         attempt = 0

@@ -9,21 +9,24 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
-from schemas.channels import TELEMETRY
+from schemas.channels import LAP_SUMMARY, TELEMETRY
+from schemas.column_decoder import ColumnDecoder
 from schemas.errors import InfrastructureError
 from schemas.evolution import sample_records
-from schemas.serde import load_schema
+from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import NotFramedError
 from schemas.topics import (
     DLQ_REASON_HEADER,
     DLQ_SOURCE_OFFSET_HEADER,
     DLQ_SOURCE_PARTITION_HEADER,
     DLQ_SOURCE_TOPIC_HEADER,
+    LAP_SUMMARY_SCHEMA_FILE,
     TELEMETRY_SCHEMA_FILE,
 )
 from sinks.consumer_loop import SinkLoop
 from sinks.dlq import DeadLetters
-from sinks.influx_writer import Rejected, WriteCancelled
+from sinks.influx_writer import Lines, Rejected, WriteCancelled
+from tests.test_schemas_serde import FakeRegistry
 
 TOPIC = "tel"
 BASE = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
@@ -31,13 +34,19 @@ BASE = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
 
 class Msg:
     def __init__(
-        self, offset: int, value: bytes, partition: int = 0, error: KafkaError | None = None
+        self,
+        offset: int,
+        value: bytes,
+        partition: int = 0,
+        error: KafkaError | None = None,
+        topic: str = TOPIC,
     ) -> None:
         self._offset, self._value, self._partition = offset, value, partition
         self._error = error
+        self._topic = topic
 
     def topic(self) -> str:
-        return TOPIC
+        return self._topic
 
     def partition(self) -> int:
         return self._partition
@@ -93,15 +102,17 @@ class FakeWriter:
         self.reject = reject or set()
         self.cancel = cancel
         self.retries = 0
+        self.lines: list[str] = []
 
-    def write(self, lines: list[str], cancel: threading.Event | None = None) -> list[Rejected]:
+    def write(self, lines: Lines, cancel: threading.Event | None = None) -> list[Rejected]:
         if self.cancel:
             raise WriteCancelled("shutdown")
         self.log.append(("write", len(lines)))
+        self.lines.extend(line.decode() for line in lines.split())
         return [
             Rejected(i, 422, "field type conflict")
-            for i, line in enumerate(lines)
-            if any(r in line for r in self.reject)
+            for i, line in enumerate(lines.split())
+            if any(r.encode() in line for r in self.reject)
         ]
 
 
@@ -145,8 +156,9 @@ def _run(
     values: list[bytes | Msg],
     *,
     writer_kwargs: dict[str, Any] | None = None,
-    decoder: FakeDecoder | None = None,
+    decoder: Any = None,
     batch_points: int = 1000,
+    more_decoders: dict[str, Any] | None = None,
 ) -> tuple[SinkLoop, list[Any], FakeProducer]:
     log: list[Any] = []
     stop = threading.Event()
@@ -157,7 +169,7 @@ def _run(
         consumer,
         FakeWriter(log, **(writer_kwargs or {})),
         DeadLetters("unused", "dlq", producer=producer),
-        {TOPIC: (TELEMETRY, decoder or FakeDecoder())},
+        {TOPIC: (TELEMETRY, decoder or FakeDecoder()), **(more_decoders or {})},
         batch_points=batch_points,
         batch_ms=10_000,
     )
@@ -251,3 +263,57 @@ def test_a_missing_topic_is_reported_and_records_keep_flowing(monkeypatch) -> No
     )
     loop.run(stop)
     assert log == [("write", 2), ("commit", {(0, 2)})]
+
+
+# --- with the real decoders: Avro values decoded as a batch ------------------------------------
+
+LAPS = "laps-topic"
+
+
+def _column_decoder(schema_file) -> ColumnDecoder:
+    schema = load_schema(schema_file)
+    return ColumnDecoder(Deserializer(FakeRegistry({1: schema}), schema))
+
+
+def test_a_batch_with_bad_records_stores_the_good_ones_and_dead_letters_the_bad() -> None:
+    serializer = Serializer(1, load_schema(TELEMETRY_SCHEMA_FILE))
+    good = [serializer.encode({**BASE, "timestamp": t}) for t in (11, 12, 13)]
+    out_of_range = frame(1, serializer.encode({**BASE, "timestamp": 14})[5:-1] + b"\x08")
+    values = [good[0], b"\x01garbage", good[1], out_of_range, good[2]]
+    loop, log, producer = _run(values, decoder=_column_decoder(TELEMETRY_SCHEMA_FILE))
+    assert log == [
+        ("write", 3),
+        ("dlq", "not-framed"),  # made durable before the commit
+        ("dlq", "invalid-record"),
+        ("commit", {(0, 5)}),
+    ]
+    assert [d["headers"][DLQ_SOURCE_OFFSET_HEADER] for d in producer.delivered] == [b"1", b"3"]
+    assert [d["value"] for d in producer.delivered] == [b"\x01garbage", out_of_range]
+    assert b"sector" in producer.delivered[1]["headers"]["f1-dlq-error"]
+    assert loop.stats.stored == loop.stats.telemetry == 3 and loop.stats.dead == 2
+    assert [line.rsplit(" ", 1)[1] for line in loop.writer.lines] == ["11", "12", "13"]
+
+
+def test_lines_keep_their_sources_across_topics_for_dead_letters_of_rejects() -> None:
+    tel = Serializer(1, load_schema(TELEMETRY_SCHEMA_FILE))
+    laps = Serializer(1, load_schema(LAP_SUMMARY_SCHEMA_FILE))
+    lap = sample_records(load_schema(LAP_SUMMARY_SCHEMA_FILE))[1]
+    messages = [
+        Msg(0, tel.encode({**BASE, "timestamp": 101})),
+        Msg(0, laps.encode({**lap, "lap_end": lap["lap_start"] + 7}), topic=LAPS),
+        Msg(1, tel.encode({**BASE, "timestamp": 102})),
+        Msg(1, laps.encode({**lap, "lap_end": lap["lap_start"] + 8}), topic=LAPS),
+    ]
+    bad_lap_end = f" {lap['lap_start'] + 7}"  # the end of its line: the point's timestamp
+    loop, log, producer = _run(
+        messages,
+        decoder=_column_decoder(TELEMETRY_SCHEMA_FILE),
+        more_decoders={LAPS: (LAP_SUMMARY, _column_decoder(LAP_SUMMARY_SCHEMA_FILE))},
+        writer_kwargs={"reject": {bad_lap_end}},
+    )
+    assert log == [("write", 4), ("dlq", "influx-rejected"), ("commit", {(0, 2)})]
+    (letter,) = producer.delivered
+    assert letter["headers"][DLQ_SOURCE_TOPIC_HEADER] == LAPS.encode()
+    assert letter["headers"][DLQ_SOURCE_OFFSET_HEADER] == b"0"
+    assert loop.committed == {(TOPIC, 0): 2, (LAPS, 0): 2}
+    assert (loop.stats.stored, loop.stats.telemetry, loop.stats.laps) == (3, 2, 1)

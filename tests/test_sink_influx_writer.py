@@ -9,7 +9,7 @@ import urllib3
 from influxdb_client.rest import ApiException
 
 from schemas.errors import ConfigError
-from sinks.influx_writer import InfluxWriter, WriteCancelled, classify
+from sinks.influx_writer import InfluxWriter, Lines, WriteCancelled, classify
 
 
 def _api_error(status: int) -> ApiException:
@@ -28,7 +28,7 @@ class FakeInflux:
         self.posts += 1
         if self.failures:
             raise self.failures.pop(0)
-        lines = body.decode().split("\n")
+        lines = body.decode().splitlines()
         if any("bad" in line for line in lines):
             raise _api_error(400)
         self.accepted.extend(lines)
@@ -113,3 +113,25 @@ def test_cancel_ends_the_retrying() -> None:
     with pytest.raises(WriteCancelled):
         writer.write(["a 1"], cancel)
     assert fake.accepted == []
+
+
+def test_blocks_are_posted_as_one_body_and_split_only_when_refused() -> None:
+    lines = Lines()
+    lines.add(b"ok0 1\nok1 1\n", 2)
+    lines.add(b"bad2 1\n", 1)
+    lines.add(b"ok3 1\nok4 1\n", 2)
+    fake = FakeInflux()
+    rejected = _writer(fake, []).write(lines)
+    assert [r.index for r in rejected] == [2]
+    assert sorted(set(fake.accepted)) == ["ok0 1", "ok1 1", "ok3 1", "ok4 1"]
+
+    whole = FakeInflux()
+    assert _writer(whole, []).write(Lines.of(["a 1", "b 2"])) == []
+    assert whole.posts == 1 and whole.accepted == ["a 1", "b 2"]
+
+
+def test_a_line_count_that_does_not_match_the_blocks_is_an_error() -> None:
+    lines = Lines()
+    lines.add(b"a 1\nb 2\n", 1)
+    with pytest.raises(ValueError, match="2 lines where 1"):
+        lines.split()

@@ -1,16 +1,23 @@
-"""Line protocol from records: tags, field types and timestamps from the channel table."""
+"""Line protocol from decoded columns: tags, field types and timestamps from the channel table,
+numbers as the shortest text that reads back exactly."""
 
 from __future__ import annotations
 
-import struct
+import re
 
+import numpy as np
 import pytest
 
 from schemas.channels import LAP_SUMMARY, influx_types, tag_names
 from schemas.evolution import sample_records
 from schemas.serde import load_schema
 from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE
-from sinks.line_protocol import escape_tag, line_encoder
+from sinks import line_protocol
+from sinks.line_protocol import LineEncoder, escape_tag
+
+FLOAT_CHANNELS = {
+    f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"] if f["type"] == "float"
+}
 
 
 def _parse(line: str) -> tuple[str, dict[str, str], dict[str, str], int]:
@@ -24,6 +31,17 @@ def _parse(line: str) -> tuple[str, dict[str, str], dict[str, str], int]:
     )
 
 
+def _lines(records: list[dict], record: str = "telemetry") -> list[str]:
+    body = LineEncoder(record).encode_records(records)
+    assert body.endswith(b"\n")
+    return body.decode().split("\n")[:-1]
+
+
+def _line(record: dict, kind: str = "telemetry") -> str:
+    (line,) = _lines([record], kind)
+    return line
+
+
 @pytest.fixture(scope="module")
 def telemetry() -> list[dict]:
     return sample_records(load_schema(TELEMETRY_SCHEMA_FILE))
@@ -31,7 +49,7 @@ def telemetry() -> list[dict]:
 
 def test_telemetry_line_has_the_tables_tags_fields_and_event_time(telemetry: list[dict]) -> None:
     record = telemetry[1]
-    measurement, tags, fields, ts = _parse(line_encoder()(record))
+    measurement, tags, fields, ts = _parse(_line(record))
     assert measurement == "telemetry"
     assert tuple(tags) == tag_names() == ("session_id", "car_id", "driver")
     assert tags["car_id"] == record["car_id"]
@@ -44,32 +62,57 @@ def test_telemetry_line_has_the_tables_tags_fields_and_event_time(telemetry: lis
             assert text == f"{record[name]}i"
         elif types[name] == "boolean":
             assert text == ("true" if record[name] else "false")
+        elif name in FLOAT_CHANNELS:
+            assert np.float32(float(text)) == np.float32(record[name])
         else:
             assert float(text) == record[name]
 
 
-def _f32(value: float) -> float:
-    return struct.unpack("f", struct.pack("f", value))[0]
+def _significant_digits(text: str) -> int:
+    mantissa = re.split("[eE]", text.lstrip("-"))[0].replace(".", "").lstrip("0")
+    return len(mantissa.rstrip("0")) or 1
 
 
-@pytest.mark.parametrize("value", [0.1, 636.7052, 1e-7, 10554.51171875, 0.059999998, 399.99])
-def test_float32_channels_read_back_as_the_same_float32(value: float) -> None:
-    sent = _f32(value)  # what an Avro float decodes to
+F32_EDGES = [0.1, 636.7052, 1e-7, 10554.51171875, 0.059999998, 399.99, 0.0, -0.0]
+F32_EDGES += [float(np.finfo(np.float32).max), 1e-45, 1.1754942e-38, 16777217.0, -3.3333333]
+
+
+@pytest.mark.parametrize("value", F32_EDGES)
+def test_float32_channels_read_back_as_the_same_float32_in_the_fewest_digits(value: float) -> None:
+    sent = float(np.float32(value))  # what an Avro float decodes to
     record = {**sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1], "throttle": sent}
-    _, _, fields, _ = _parse(line_encoder()(record))
-    assert _f32(float(fields["throttle"])) == sent
+    text = _parse(_line(record))[2]["throttle"]
+    assert np.float32(float(text)) == np.float32(sent)
+    assert str(np.float32(float(text))) == str(np.float32(sent))  # the sign of zero too
+    digits = _significant_digits(text)
+    if digits > 1:
+        assert np.float32(float(f"{sent:.{digits - 1}g}")) != np.float32(sent), text
 
 
-@pytest.mark.parametrize("value", [0.1, 1471.6970052192216, 1e-300, 86399.99])
+def test_random_float32_values_over_the_whole_range_read_back_exactly() -> None:
+    rng = np.random.default_rng(7)
+    bits = rng.integers(0, 2**32, 3000, dtype=np.uint64).astype(np.uint32)
+    values = bits.view(np.float32)
+    values = values[np.isfinite(values)]
+    base = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
+    records = [{**base, "g_lat": v} for v in values.tolist()]
+    got = [float(_parse(line)[2]["g_lat"]) for line in _lines(records)]
+    np.testing.assert_array_equal(np.array(got, dtype=np.float32), values)
+
+
+@pytest.mark.parametrize(
+    "value", [0.1, 1471.6970052192216, 1e-300, 86399.99, 5e-324, 1e16, 1.7976931348623157e308]
+)
 def test_doubles_read_back_as_the_same_double(value: float) -> None:
     record = {**sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1], "lap_distance_m": value}
-    _, _, fields, _ = _parse(line_encoder()(record))
-    assert float(fields["lap_distance_m"]) == value
+    text = _parse(_line(record))[2]["lap_distance_m"]
+    assert float(text) == value
+    assert len(text) <= len(repr(value))
 
 
 def test_lap_summary_is_stamped_at_lap_end_and_keeps_lap_start() -> None:
     record = sample_records(load_schema(LAP_SUMMARY_SCHEMA_FILE))[1]
-    measurement, tags, fields, ts = _parse(line_encoder(LAP_SUMMARY)(record))
+    measurement, tags, fields, ts = _parse(_line(record, LAP_SUMMARY))
     assert measurement == "laps"
     assert set(tags) == {"session_id", "car_id", "driver"}
     assert ts == record["lap_end"]
@@ -78,6 +121,28 @@ def test_lap_summary_is_stamped_at_lap_end_and_keeps_lap_start() -> None:
     assert fields["lap"] == f"{record['lap']}i"
 
 
-def test_tag_values_are_escaped() -> None:
+def test_each_line_has_its_own_records_tags_in_order(monkeypatch, telemetry) -> None:
+    monkeypatch.setattr(line_protocol, "MAX_CACHED_SERIES", 3)  # clearing must not matter
+    base = telemetry[1]
+    records = [
+        {**base, "session_id": f"s{i % 2}", "car_id": f"car-{i % 5}", "timestamp": i}
+        for i in range(40)
+    ]
+    encoder = LineEncoder()
+    for _ in range(2):
+        lines = encoder.encode_records(records).decode().split("\n")[:-1]
+        for i, line in enumerate(lines):
+            _, tags, _, ts = _parse(line)
+            assert ts == i
+            assert (tags["session_id"], tags["car_id"]) == (f"s{i % 2}", f"car-{i % 5}")
+
+
+def test_no_records_no_bytes() -> None:
+    assert LineEncoder().encode_records([]) == b""
+
+
+def test_tag_values_are_escaped(telemetry) -> None:
     assert escape_tag("a b,c=d\\e") == r"a\ b\,c\=d\\e"
     assert escape_tag("car-01") == "car-01"
+    line = _line({**telemetry[1], "session_id": "a b"})
+    assert line.startswith(r"telemetry,session_id=a\ b,car_id=")
