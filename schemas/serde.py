@@ -456,18 +456,27 @@ class RecordValidator:
                     f"column {self.record_name}.{spec.name}: expected integers, got {arr.dtype}",
                     spec.name,
                 )
-            if arr.size == 0:
-                continue
-            # Two reductions per field; NaN makes min and max NaN, which compares false.
-            if spec.minimum <= arr.min() and arr.max() <= spec.maximum:
-                continue
-            ok = (arr >= spec.minimum) & (arr <= spec.maximum)
-            if not ok.all():
-                row = int(np.flatnonzero(~ok)[0])
+            row = _first_outside(arr, spec)
+            if row >= 0:
                 _check_value(self.record_name, spec, arr.flat[row].item())
                 raise RecordError(  # unreachable unless the scalar check disagrees
                     f"column {self.record_name}.{spec.name}: row {row} out of range", spec.name
                 )
+
+
+def _first_outside(column: np.ndarray, spec: _FieldSpec) -> int:
+    """Index of the first value of a numeric column outside the field's range (NaN is), -1
+    if none: one compiled pass for the usual 1-D int64 and float64 columns, numpy otherwise."""
+    if column.size == 0:
+        return -1
+    integral = spec.avro_type in _INT_BOUNDS
+    if column.ndim == 1 and column.dtype == (np.int64 if integral else np.float64):
+        from schemas.encoder_kernels import first_outside
+
+        low, high = column.dtype.type(spec.minimum), column.dtype.type(spec.maximum)
+        return first_outside(np.ascontiguousarray(column), low, high)
+    ok = (column >= spec.minimum) & (column <= spec.maximum)  # NaN compares false: refused
+    return -1 if ok.all() else int(np.flatnonzero(~ok.ravel())[0])
 
 
 # --- serializer ------------------------------------------------------------------------------
@@ -590,25 +599,10 @@ def _varint_bytes(value: int) -> bytes:
 def _varint_columns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """Zigzag varints of a non-empty int64 column: a (rows, width) byte matrix, left-aligned,
     and the length of each row's varint (None when every row takes the full width)."""
-    u = ((values << 1) ^ (values >> 63)).view(np.uint64)
-    rows = len(u)
-    top = int(u.max())
-    if top < 0x80:  # one byte each (gears, sectors, small laps)
-        return u.astype(np.uint8).reshape(rows, 1), None
-    width = (top.bit_length() + 6) // 7
-    if int(u.min()) >> (7 * (width - 1)):
-        lens = None  # all as wide as the largest (timestamps)
-    else:
-        lens = np.ones(rows, dtype=np.int64)
-        for b in range(1, width):
-            lens += u >= (1 << (7 * b))
-    shifts = np.arange(0, 7 * width, 7, dtype=np.uint64)
-    out = ((u[:, None] >> shifts) & np.uint64(0x7F)).astype(np.uint8)
-    if lens is None:
-        out[:, :-1] |= 0x80
-    else:
-        out |= ((np.arange(1, width + 1) < lens[:, None]) << 7).astype(np.uint8)
-    return out, lens
+    from schemas.encoder_kernels import zigzag_varints
+
+    out, lens, uniform = zigzag_varints(np.ascontiguousarray(values, dtype=np.int64))
+    return out, None if uniform else lens
 
 
 def _same_objects(given: Any, last: np.ndarray) -> bool:

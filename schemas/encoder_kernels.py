@@ -1,0 +1,62 @@
+"""Compiled loops of the column encoder (``Serializer.encode_columns``): one pass over a
+column where numpy needs several, for the two costliest steps of a batch, zigzag varints
+(timestamps take eight bytes) and range checks.
+
+Imported when a serializer first encodes columns, so that a process that only decodes
+never loads numba. The machine code is cached next to this file after the first run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_LOW7 = np.uint64(0x7F)
+_HIGH = np.uint64(0x80)
+_SEVEN = np.uint64(7)
+_ONE = np.uint64(1)
+_SIGN = np.int64(63)
+
+
+@njit(cache=True)
+def zigzag_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Avro's zigzag varints of an int64 column: a (rows, width) byte matrix with each row's
+    varint left-aligned, each row's length, and whether every row is as wide as the widest.
+    Bytes past a row's length are unspecified."""
+    n = len(values)
+    zigzag = np.empty(n, dtype=np.uint64)
+    lengths = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        v = values[i]
+        z = (np.uint64(v) << _ONE) ^ np.uint64(v >> _SIGN)
+        zigzag[i] = z
+        # Bytes of 7 bits: counted by comparisons rather than a loop, so the pass vectorises.
+        length = 1
+        for b in range(1, 10):
+            length += z >= (_ONE << np.uint64(7 * b))
+        lengths[i] = length
+    widest = lengths.max()
+    out = np.empty((n, widest), dtype=np.uint8)
+    for i in range(n):
+        z = zigzag[i]
+        last = lengths[i] - 1
+        for b in range(widest):
+            byte = (z >> np.uint64(7 * b)) & _LOW7
+            out[i, b] = np.uint8(byte | _HIGH if b < last else byte)
+    return out, lengths, lengths.min() == widest
+
+
+@njit(cache=True)
+def first_outside(values: np.ndarray, low: float, high: float) -> int:
+    """Index of the first value not within ``low``..``high`` (NaN is not), -1 if none."""
+    inside = 0
+    for i in range(len(values)):  # no early exit: the usual all-inside case vectorises
+        x = values[i]
+        inside += (low <= x) & (x <= high)
+    if inside == len(values):
+        return -1
+    for i in range(len(values)):
+        x = values[i]
+        if not (low <= x <= high):
+            return i
+    return -1
