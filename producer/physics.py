@@ -23,25 +23,13 @@ that the caller can rebuild the car's speed profile for its fuel and tyres of th
 
 from __future__ import annotations
 
-import logging
 import math
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from producer.driver import PedalLimits, pedal_step
-
-log = logging.getLogger(__name__)
-
-# Compiling the kernels takes a few seconds on the first run (numba caches the machine code
-# next to the sources, later runs load it in well under a second): say so past this delay,
-# so that a command does not look hung.
-COMPILE_NOTICE_S = 1.0
 
 
 class CarConstants(NamedTuple):
@@ -170,25 +158,6 @@ BOOL_CHANNELS = ("drs",)
 # Rows of the noise array: (ticks, NOISE_ROWS, cars), one standard deviation already applied.
 NOISE_SPEED, NOISE_STEERING, NOISE_RPM, NOISE_G_LAT, NOISE_G_LONG = range(5)
 NOISE_ROWS = 5
-
-
-@contextmanager
-def compile_notice(after_s: float = COMPILE_NOTICE_S) -> Iterator[None]:
-    """Around the first calls of the compiled functions: logs that they are being compiled if
-    the block is still running after ``after_s`` seconds, and how long it took."""
-    start = time.monotonic()
-    timer = threading.Timer(
-        after_s, log.info, ("compiling the simulator's physics (first run only, then cached)",)
-    )
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
-        elapsed = time.monotonic() - start
-        if elapsed > after_s:
-            log.info("simulator ready after %.1f s", elapsed)
 
 
 def empty_channels(rows: int) -> Channels:

@@ -50,10 +50,10 @@ from producer.physics import (
     Profiles,
     TrackTables,
     advance,
-    compile_notice,
     empty_channels,
 )
 from producer.track import Track
+from schemas.compile_notice import compile_notice
 from schemas.errors import ConfigError
 
 TELEMETRY_FIELDS: tuple[str, ...] = (
@@ -197,7 +197,7 @@ class Simulation:
             gear=np.ones(n, dtype=np.int64),
             lap=np.ones(n, dtype=np.int64),
         )
-        with compile_notice():
+        with compile_notice("the simulator's physics"):
             for i in range(n):
                 self._rebuild_profile(i)
             # No tick: loads (or compiles) the kernel now rather than at the first step.

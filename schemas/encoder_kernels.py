@@ -3,13 +3,16 @@ column where numpy needs several, for the two costliest steps of a batch, zigzag
 (timestamps take eight bytes) and range checks.
 
 Imported when a serializer first encodes columns, so that a process that only decodes
-never loads numba. The machine code is cached next to this file after the first run.
+never loads numba. The import compiles (first run) or loads the functions for the column
+types the encoder passes, so that the first batch does not wait for them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
+
+from schemas.compile_notice import compile_notice
 
 _LOW7 = np.uint64(0x7F)
 _HIGH = np.uint64(0x80)
@@ -60,3 +63,9 @@ def first_outside(values: np.ndarray, low: float, high: float) -> int:
         if not (low <= x <= high):
             return i
     return -1
+
+
+with compile_notice("the column encoder"):
+    zigzag_varints(np.zeros(1, dtype=np.int64))
+    first_outside(np.zeros(1), np.float64(0.0), np.float64(0.0))
+    first_outside(np.zeros(1, dtype=np.int64), np.int64(0), np.int64(0))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import time
 from dataclasses import fields
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from producer.output_files import write_batches, write_records
 from producer.report import lap_report
 from producer.silverstone import silverstone
 from producer.simulation import TELEMETRY_FIELDS, Simulation, concat_batches, to_records
+from schemas.compile_notice import compile_notice
 from schemas.errors import ConfigError
 
 START_US = 1_751_716_800_000_000  # 2025-07-05 12:00:00 UTC
@@ -302,3 +305,14 @@ def test_output_files_csv_and_jsonl(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown output format"):
         write_records(tmp_path / "out.txt", expected)
     assert math.isfinite(frame["rpm"].sum())
+
+
+def test_compile_notice_speaks_only_when_slow(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="schemas.compile_notice")
+    with compile_notice("quick", after_s=0.5):
+        pass
+    assert caplog.messages == []
+    with compile_notice("slow", after_s=0.01):
+        time.sleep(0.1)
+    assert caplog.messages[0] == "compiling slow (first run only, then cached)"
+    assert caplog.messages[1].startswith("slow ready after")
