@@ -1,6 +1,6 @@
 """Producer throughput into the local broker: `f1-simulate --rate max` vs raw confluent-kafka.
 
-Usage: python benchmarks/bench_producer.py [--cars 20] [--laps 1] [--repeats 3]
+Usage: python benchmarks/bench_producer.py [--cars 20] [--laps 1] [--repeats 5]
            [--topic bench-producer] [--bootstrap HOST:PORT] [--registry URL]
 
 Needs the local stack and the topic's subject registered:
@@ -15,10 +15,11 @@ Each repeat measures, back to back in this process:
    (simulate, check, encode, produce, flush), records/s from start to the end of the flush;
 3. the baseline again.
 
-The ratio is (2) over the mean of (1) and (3). Then, without Kafka: encoding rates of one
-50-tick block (fastavro record by record vs ``Serializer.encode_columns``), and the Avro path
-alone (pre-simulated blocks encoded and produced) against the same baseline, which shows how
-much of the gap is the simulator's physics.
+The ratio is (2) over the mean of (1) and (3). Then, without Kafka: the simulator alone
+(``step_block`` in the blocks ``--rate max`` uses) and encoding rates of one block (fastavro
+record by record vs ``Serializer.encode_columns``); and the Avro path alone (pre-simulated
+blocks encoded and produced) against the same baseline, which shows how much of the gap is
+the simulator.
 """
 
 from __future__ import annotations
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cars", type=int, default=20)
     parser.add_argument("--laps", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--topic", default="bench-producer")
     parser.add_argument("--bootstrap", default=endpoints.env(endpoints.KAFKA_BOOTSTRAP))
     parser.add_argument("--registry", default=endpoints.env(endpoints.SCHEMA_REGISTRY_URL))
@@ -169,20 +170,24 @@ def main(argv: list[str] | None = None) -> int:
     print(f"baseline records/s:    {best_median(bases)}")
     print(f"ratio:                 best {max(ratios):.2f}  median {statistics.median(ratios):.2f}")
 
-    print("without the simulator (one block of 50 ticks x cars, encode only, no Kafka):")
+    print(f"without Kafka, blocks of {cli.MAX_BLOCK_TICKS} ticks x {args.cars} cars:")
+    simulated = rate_of(lambda: sim.step_block(cli.MAX_BLOCK_TICKS), len(keys))
     records = to_records(block)
     fastavro = rate_of(lambda: [serializer.encode(r, validate=False) for r in records], len(keys))
     checked = rate_of(lambda: [serializer.encode(r) for r in records], len(keys))
     columns = rate_of(lambda: serializer.encode_columns(block), len(keys))
+    print(f"  simulator (step_block, physics + channels + noise):  {simulated:>12,.0f} records/s")
     print(f"  fastavro per record (to_records + encode, no check): {fastavro:>12,.0f} records/s")
     print(f"  fastavro per record (to_records + encode, checked):  {checked:>12,.0f} records/s")
     print(f"  encode_columns (checked, vectorised):                {columns:>12,.0f} records/s")
-    blocks = [sim.step_block(cli.MAX_BLOCK_TICKS) for _ in range(180)]
+    # About one lap of a grid, as in the real path.
+    blocks = [sim.step_block(cli.MAX_BLOCK_TICKS) for _ in range(9000 // cli.MAX_BLOCK_TICKS)]
+    total = len(blocks) * len(keys)
     path, path_ratios = [], []
     for _ in range(args.repeats):
-        before = baseline(args.bootstrap, args.topic, 180 * len(keys), size, keys)
+        before = baseline(args.bootstrap, args.topic, total, size, keys)
         rate = avro_path(args, serializer, blocks)
-        after = baseline(args.bootstrap, args.topic, 180 * len(keys), size, keys)
+        after = baseline(args.bootstrap, args.topic, total, size, keys)
         path.append(rate)
         path_ratios.append(rate / ((before + after) / 2))
     print(

@@ -4,10 +4,11 @@ Usage: python benchmarks/bench_simulator.py [--seconds 5] [--cars 1 20]
 
 Prints the machine (cores, memory, Python, numpy), the command, and for each grid size the
 time per tick, car-ticks per second from ``Simulation.step`` (one tick per call, as at
-``--rate realtime``), from ``Simulation.step_block`` with 50 ticks per call (as at
-``--rate max``), and ``step`` plus :func:`producer.simulation.to_records` (dict records, what
-a per-record serialiser consumes). The lap-start profile rebuilds are included, since a run
-covers several laps' worth of rebuilds per car.
+``--rate realtime``), from ``Simulation.step_block`` with ``producer.cli.MAX_BLOCK_TICKS``
+ticks per call (as at ``--rate max``), and ``step`` plus
+:func:`producer.simulation.to_records` (dict records, what a per-record serialiser consumes).
+The lap-start profile rebuilds are included, since a run covers several laps' worth of
+rebuilds per car. The simulator is built (and its compiled physics loaded) before timing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from producer.cli import MAX_BLOCK_TICKS
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 
@@ -52,9 +54,6 @@ def machine_info() -> str:
     )
 
 
-BLOCK_TICKS = 50
-
-
 def measure(n_cars: int, seconds: float, mode: str) -> tuple[float, int]:
     """Run for about ``seconds`` of wall time; returns (elapsed, ticks)."""
     sim = Simulation(silverstone(), n_cars=n_cars, seed=1)
@@ -64,10 +63,10 @@ def measure(n_cars: int, seconds: float, mode: str) -> tuple[float, int]:
     start = time.perf_counter()
     deadline = start + seconds
     while True:
-        if mode == "block50":
+        if mode == "block":
             for _ in range(10):
-                sim.step_block(BLOCK_TICKS)
-            ticks += 10 * BLOCK_TICKS
+                sim.step_block(MAX_BLOCK_TICKS)
+            ticks += 10 * MAX_BLOCK_TICKS
         else:
             for _ in range(500):
                 batch = sim.step()
@@ -86,9 +85,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(machine_info())
     print("command: python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
+    print(
+        f"modes: columns = step(), block = step_block({MAX_BLOCK_TICKS}), "
+        "records = step() + to_records"
+    )
     print(f"{'cars':>5} {'mode':>8} {'us/tick':>9} {'car-ticks/s':>13} {'x real time':>12}")
     for n_cars in args.cars:
-        for mode in ("columns", "block50", "records"):
+        for mode in ("columns", "block", "records"):
             elapsed, ticks = measure(n_cars, args.seconds, mode)
             per_tick = elapsed / ticks
             rate = n_cars * ticks / elapsed

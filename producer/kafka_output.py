@@ -137,6 +137,7 @@ class KafkaTelemetryOutput:
             }
         )
         self.stats.queued = self._producer.__len__
+        serializer.prepare_columns()
 
     def _on_error(self, err: KafkaError) -> None:
         # Connection losses are retried by librdkafka; only fatal errors end the run.

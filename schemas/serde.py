@@ -552,6 +552,14 @@ class Serializer:
             self._columns = _ColumnEncoder(self)
         return self._columns.encode(columns, validate)
 
+    def prepare_columns(self) -> None:
+        """Build the column encoder now, with its compiled functions (compiled on the first
+        run ever, loaded from numba's cache afterwards), rather than at the first batch."""
+        if self._columns is None:
+            self._columns = _ColumnEncoder(self)
+        if self._columns.supported:
+            import schemas.encoder_kernels  # noqa: F401  (loading it readies the functions)
+
     def validate_columns(self, columns: Mapping[str, Any]) -> None:
         """Vectorised range check of a column batch (see RecordValidator.check_columns)."""
         self.validator.check_columns(columns)

@@ -95,6 +95,7 @@ def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
 def test_primitives_are_byte_identical_to_fastavro(seed: int) -> None:
     columns = primitive_columns(np.random.default_rng(seed), 500)
     ser = Serializer(42, PRIMITIVES)
+    ser.prepare_columns()
     assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 42, columns)
     # Again with the strings cached, and as a batch of one row.
     assert ser.encode_columns(columns) == fastavro_bytes(PRIMITIVES, 42, columns)
@@ -276,6 +277,7 @@ def test_schemas_it_cannot_vectorise_fall_back_to_fastavro() -> None:
     }
     columns = {"a": np.array([1, -2, 3]), "b": [None, "x", "yy"], "c": [[1], [], [2, 3]]}
     ser = Serializer(5, schema)
+    ser.prepare_columns()
     assert ser.encode_columns(columns) == fastavro_bytes(schema, 5, columns)
     # A batch without a field that has a default: encoded record by record, default written.
     partial = Serializer(5, PRIMITIVES | {"fields": [*PRIMITIVES["fields"][:2]]})
