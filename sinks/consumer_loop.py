@@ -221,8 +221,9 @@ class SinkLoop:
                 return False
             if batch.opened is None:
                 self._open(batch, msgs[0])
-            for msg in msgs:
-                batch.offsets[(topic, msg.partition())] = msg.offset() + 1
+            last = {msg.partition(): msg for msg in msgs}  # offsets only grow in a partition
+            for partition, msg in last.items():
+                batch.offsets[(topic, partition)] = msg.offset() + 1
             batch.consumed += len(msgs)
             for i, exc in decoded.errors:
                 self.dlq.send(Source.of(msgs[i]), exc.reason, str(exc))

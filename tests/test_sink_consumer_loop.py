@@ -317,3 +317,10 @@ def test_lines_keep_their_sources_across_topics_for_dead_letters_of_rejects() ->
     assert letter["headers"][DLQ_SOURCE_OFFSET_HEADER] == b"0"
     assert loop.committed == {(TOPIC, 0): 2, (LAPS, 0): 2}
     assert (loop.stats.stored, loop.stats.telemetry, loop.stats.laps) == (3, 2, 1)
+
+
+def test_offsets_are_committed_per_partition() -> None:
+    messages = [Msg(o, f"good:{o}".encode(), partition=p) for o, p in [(5, 0), (9, 1), (6, 0)]]
+    loop, log, _ = _run(messages)
+    assert log == [("write", 3), ("commit", {(0, 7), (1, 10)})]
+    assert loop.committed == {(TOPIC, 0): 7, (TOPIC, 1): 10}
