@@ -123,15 +123,20 @@ class _ProfileForces(NamedTuple):
 
 
 @njit(cache=True)
-def _limit_passes(
-    mk: np.ndarray, two_ds_m: np.ndarray, vc2: np.ndarray, half: int, f: _ProfileForces
-) -> tuple[np.ndarray, np.ndarray]:
-    """Squared limit and target speeds, samples in sweep order (starting at the slowest
-    corner): ``mk`` is the lateral force per v^2 and ``two_ds_m`` the v^2 gained per newton
-    over each sample; ``vc2`` the squared cornering limits."""
-    n = len(vc2)
+def _limit_speeds(
+    k: np.ndarray, ds: np.ndarray, v_corner: np.ndarray, m: float, half: int, f: _ProfileForces
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Limit and target speeds at every sample, and the lap time of the target speeds, from
+    the absolute curvature ``k``, the metres driven ``ds`` from each sample to the next and
+    the cornering limits, for a car of mass ``m``."""
+    n = len(k)
+    # Start both passes at the slowest corner: the profile is periodic and nothing can
+    # raise the speed there, so one sweep around the lap from that point is exact.
+    order = (np.argmin(v_corner) + np.arange(n)) % n
+    mk = m * k[order]  # lateral force per v^2
+    two_ds_m = 2.0 * ds[order] / m  # v^2 gained per newton over one sample
     # Backward pass (braking): from sample j+1 back to j.
-    vl2 = vc2.copy()
+    vl2 = v_corner[order] ** 2
     for j in range(n - 1, -1, -1):
         nxt = j + 1 if j + 1 < n else 0
         v2 = vl2[nxt]
@@ -159,7 +164,15 @@ def _limit_passes(
         reach = v2 + (f_drive - f.c_drag * v2 - f.crr * fz) * two_ds_m[j]
         if reach < vt2[j + 1]:
             vt2[j + 1] = max(reach, 1.0)
-    return vl2, vt2
+    v_limit = np.empty(n)
+    v_target = np.empty(n)
+    v_limit[order] = np.sqrt(vl2)
+    v_target[order] = np.sqrt(vt2)
+    lap_time = 0.0
+    for i in range(n):
+        v_mid = 0.5 * (v_target[i] + v_target[i + 1 if i + 1 < n else 0])
+        lap_time += ds[i] / max(v_mid, 0.1)
+    return v_limit, v_target, lap_time
 
 
 @dataclass(frozen=True)
@@ -186,7 +199,6 @@ def speed_profile(
     friction (tyre wear), ``drag_scale`` the drag area.
     """
     m = car.mass_kg + car.fuel_start_kg if mass_kg is None else float(mass_kg)
-    n = track.n_points
     k = np.abs(track.curvature)
     v_corner = max_cornering_speed(k, m, car, grip_scale)
     # Metres driven on the driving line between consecutive samples.
@@ -206,20 +218,8 @@ def speed_profile(
         traction_long=long_over_lat * car.driven_axle_load_share,
         power=car.ice_power_w + car.ers_power_w,
     )
-    # Start both passes at the slowest corner: the profile is periodic and nothing can
-    # raise the speed there, so one sweep around the lap from that point is exact.
-    start = int(np.argmin(v_corner))
-    order = (start + np.arange(n)) % n
-    vc = v_corner[order]
     half = max(round(0.5 * RISE_WINDOW_M / track.spacing_m), 1)
-    vl2, vt2 = _limit_passes(m * k[order], 2.0 * ds[order] / m, vc * vc, half, forces)
-
-    inverse = np.empty(n, dtype=np.intp)
-    inverse[order] = np.arange(n)
-    v_limit = np.sqrt(np.asarray(vl2))[inverse]
-    v_target = np.sqrt(np.asarray(vt2))[inverse]
-    v_mid = 0.5 * (v_target + np.roll(v_target, -1))
-    lap_time = float(np.sum(ds / np.maximum(v_mid, 0.1)))
+    v_limit, v_target, lap_time = _limit_speeds(k, ds, v_corner, m, half, forces)
     return SpeedProfile(v_corner=v_corner, v_limit=v_limit, v_target=v_target, lap_time_s=lap_time)
 
 

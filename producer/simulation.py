@@ -135,7 +135,9 @@ class Simulation:
             cars if cars is not None else (car_params_for(i, seed) for i in range(n_cars))
         )
         self.tick = 0
-        self._rng = np.random.default_rng([seed & 0xFFFFFFFF, 0x5E550])
+        # SFC64: the noise is most of the simulator's random numbers, and this generator
+        # draws them about a fifth faster than numpy's default (PCG64).
+        self._rng = np.random.Generator(np.random.SFC64([seed & 0xFFFFFFFF, 0x5E550]))
         self._noise_scale = np.array(
             [NOISE_SPEED_KMH, NOISE_STEERING, NOISE_RPM, NOISE_G, NOISE_G]
         )[:, None]
@@ -317,7 +319,8 @@ class Simulation:
         while need:
             if self._noise_pos == NOISE_CHUNK_TICKS:
                 shape = (NOISE_CHUNK_TICKS, NOISE_ROWS, self.n_cars)
-                self._noise_buf = self._rng.standard_normal(shape) * self._noise_scale
+                self._noise_buf = self._rng.standard_normal(shape)
+                self._noise_buf *= self._noise_scale
                 self._noise_pos = 0
             take = min(need, NOISE_CHUNK_TICKS - self._noise_pos)
             parts.append(self._noise_buf[self._noise_pos : self._noise_pos + take])
