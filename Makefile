@@ -65,8 +65,9 @@ DEMO_ARGS ?=
 demo: setup
 	$(BIN)/f1-stack demo $(DEMO_ARGS)
 
+# Every benchmark, then one table of the headline figures (about 15 minutes).
 bench: stack
-	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) .state .pytest_cache .ruff_cache

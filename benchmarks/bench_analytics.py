@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_simulator import machine_info
 from confluent_kafka import Consumer
+from figures import figure
 
 from integration_tests.analytics_helpers import (
     Session,
@@ -199,7 +200,20 @@ def latency(args: argparse.Namespace) -> int:
     )
     print(f"machine load average at the end (1, 5, 15 min): {os.getloadavg()}")
     print(f"SIGTERM -> exit code {job.returncode} in {stop_s:.1f} s")
-    return 0
+    if delays:
+        figure(
+            f"analytics, lap end to summary ({args.cars} cars, realtime, trigger {args.trigger})",
+            f"median {statistics.median(delays):.2f} s, p90 {p90:.2f} s, max {delays[-1]:.2f} s; "
+            f"{within}/{len(delays)} within target",
+            f"trigger + 3 s = {target:.0f} s",
+            within == len(delays),
+        )
+    figure(
+        "analytics job, memory and CPU",
+        f"{max(rss):,.0f} MiB max, {busy:.2f} cores",
+        "-",
+    )
+    return 0 if delays else 1
 
 
 _BATCH_LINE = re.compile(r"batch \d+: (\d+) records in ([\d.]+) s")
@@ -301,6 +315,12 @@ def state(args: argparse.Namespace) -> int:
     print(
         f"state rows once laps complete: min {min(totals)}, max {max(totals)} "
         f"({args.cars} cars) while laps summarised went from {rows[0][1]} to {rows[-1][1]}"
+    )
+    figure(
+        f"analytics state over {args.laps} laps of {args.cars} cars",
+        f"{max(totals)} state rows at most while {rows[-1][1]} laps were summarised",
+        "bounded by the cars",
+        max(totals) <= args.cars,
     )
     return 0
 

@@ -51,6 +51,9 @@ log = logging.getLogger(__name__)
 TOPIC_SCAN_S = 3.0
 HEALTH_PROBE_S = 5.0
 REGISTRY_BACKOFF_S = 5.0
+# Kafka unanswered this long: start a new consumer (resuming where this one stopped) rather
+# than trust a client whose connections may not recover by themselves after a broker restart.
+RECONNECT_AFTER_S = 20.0
 BATCH = 2000
 # consume() returns when BATCH records are there or this has passed: short, so each
 # producer batch reaches the model on its own instead of two being merged (late) into one.
@@ -124,6 +127,10 @@ def consumer_config(bootstrap: str, on_error: Callable[[KafkaError], None]) -> d
     }
 
 
+class KafkaUnanswered(Exception):
+    """The broker has not answered for a while: the feed starts a new consumer."""
+
+
 class Feed(threading.Thread):
     """The consumer thread. ``start()`` once per process (see :func:`shared_feed`)."""
 
@@ -147,6 +154,9 @@ class Feed(threading.Thread):
         self._consumer_factory = consumer_factory
         self._stopping = threading.Event()
         self._assigned: set[tuple[str, int]] = set()
+        # Next offset per partition, kept across consumers: a new one resumes exactly here,
+        # so a reconnect neither skips nor repeats records in the model.
+        self._resume: dict[tuple[str, int], int] = {}
         self._window_count = 0
         self._window_start = time.monotonic()
         self._latency_max = 0.0
@@ -164,6 +174,8 @@ class Feed(threading.Thread):
         while not self._stopping.is_set():
             try:
                 self._consume()
+            except KafkaUnanswered as exc:
+                log.warning("%s; starting a new consumer", exc)
             except Exception as exc:  # keep the pit wall alive: report, back off, reconnect
                 log.exception("feed failed; reconnecting in 2 s")
                 with self.model.lock:
@@ -177,12 +189,19 @@ class Feed(threading.Thread):
         )
         self._assigned.clear()
         next_scan = 0.0
+        down_since: float | None = None
         try:
             while not self._stopping.is_set():
                 now = time.monotonic()
                 if now >= next_scan:
                     self._scan_topics(consumer)
                     next_scan = now + TOPIC_SCAN_S
+                if self.model.status.broker != "down":
+                    down_since = None
+                elif down_since is None:
+                    down_since = now
+                elif now - down_since > RECONNECT_AFTER_S:
+                    raise KafkaUnanswered(f"no answer from Kafka for {RECONNECT_AFTER_S:.0f} s")
                 messages = consumer.consume(num_messages=BATCH, timeout=CONSUME_WAIT_S)
                 if messages:
                     self._handle(messages)
@@ -220,6 +239,12 @@ class Feed(threading.Thread):
     def _start_offsets(
         self, consumer: Consumer, parts: list[TopicPartition]
     ) -> list[TopicPartition]:
+        resumed = [
+            TopicPartition(tp.topic, tp.partition, self._resume[(tp.topic, tp.partition)])
+            for tp in parts
+            if (tp.topic, tp.partition) in self._resume
+        ]
+        parts = [tp for tp in parts if (tp.topic, tp.partition) not in self._resume]
         telemetry = [
             TopicPartition(
                 tp.topic, tp.partition, int((time.time() - self.settings.catchup_s) * 1000)
@@ -227,7 +252,7 @@ class Feed(threading.Thread):
             for tp in parts
             if tp.topic == self.settings.topics.telemetry
         ]
-        out = [
+        out = resumed + [
             TopicPartition(tp.topic, tp.partition, OFFSET_BEGINNING)
             for tp in parts
             if tp.topic != self.settings.topics.telemetry
@@ -260,6 +285,7 @@ class Feed(threading.Thread):
                 if err.code() != KafkaError._PARTITION_EOF:
                     log.warning("consumer: %s", err.str())
                 continue
+            self._resume[(msg.topic(), msg.partition())] = msg.offset() + 1
             if msg.topic() == telemetry_topic:
                 record = self._telemetry.decode(msg.value())
                 if record is not None:
@@ -349,6 +375,19 @@ class Feed(threading.Thread):
                 if problem:
                     status.last_error = f"schema registry: {problem}"
             self._stopping.wait(HEALTH_PROBE_S)
+
+
+def log_to_server() -> None:
+    """Send the dashboard's own log lines (feed start, assignments, outages) to the server's
+    output, once per process, however many sessions or plugins ask."""
+    root = logging.getLogger("dashboard")
+    if root.handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    root.propagate = False
 
 
 def _shutdown(feed: Feed) -> None:

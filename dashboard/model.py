@@ -84,6 +84,7 @@ class CarState:
         self.last: CompletedLap | None = None
         self.completed: deque[CompletedLap] = deque(maxlen=keep_laps)
         self.received_at = 0.0  # monotonic time of the latest record, to spot silent cars
+        self.records = 0  # received in this session, for the health endpoint
 
     def _new_trace(self) -> DistanceTrace:
         return DistanceTrace(self.lap_length_m, self.step_m, TRACE_FIELDS)
@@ -99,6 +100,7 @@ class CarState:
         self.lap_serial += 1
         self.best = self.last = None
         self.completed.clear()
+        self.records = 0
 
     def lap_elapsed_s(self, timestamp_us: float) -> float:
         if self.lap_start_us is None:
@@ -121,6 +123,7 @@ class CarState:
         self.recent.append(record)
         self.latest = dict(record)
         self.received_at = time.monotonic() if received_at is None else received_at
+        self.records += 1
 
     @staticmethod
     def _first_lap_start(record: Record) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import threading
@@ -27,6 +28,7 @@ from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_
 from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
 
 Batch = dict[str, np.ndarray]
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def make_topics(bootstrap: str, registry_url: str, suffix: str, partitions: int = 2) -> Topics:
@@ -233,3 +235,22 @@ def caught_up(topic: str, ends: dict[str, int]) -> Callable[[Any], bool]:
         return {k: int(v) for k, v in (offsets.get(topic) or {}).items()} == ends
 
     return done
+
+
+def _micros(value: int | dt.datetime) -> int:
+    # AvroDeserializer turns timestamp-micros into an aware datetime.
+    if isinstance(value, dt.datetime):
+        return (value - EPOCH) // dt.timedelta(microseconds=1)
+    return int(value)
+
+
+def summaries_by_key(summaries: list[dict]) -> dict[tuple[str, str, int], dict]:
+    """Summaries read back by (session, car, lap); fails on a summary published twice."""
+    out: dict[tuple[str, str, int], dict] = {}
+    for s in summaries:
+        s = {**s, "lap_start": _micros(s["lap_start"]), "lap_end": _micros(s["lap_end"])}
+        key = (s["session_id"], s["car_id"], s["lap"])
+        assert key not in out, f"summary published twice: {key}"
+        assert s["_key"] == s["car_id"], "the Kafka key is the car id"
+        out[key] = s
+    return out

@@ -6,7 +6,6 @@ test has its own topics, subjects and checkpoint.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from integration_tests.analytics_helpers import (
     read_summaries,
     read_telemetry,
     run_job,
+    summaries_by_key,
     telemetry_v2,
 )
 from schemas.endpoints import Endpoints
@@ -38,8 +38,6 @@ from schemas.topics import Topics
 from tests.analytics_reference import assert_summaries_match, expected_summaries
 
 pytestmark = pytest.mark.integration
-
-EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -64,24 +62,6 @@ def _settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: str
     )
 
 
-def _micros(value: int | dt.datetime) -> int:
-    # AvroDeserializer turns timestamp-micros into an aware datetime.
-    if isinstance(value, dt.datetime):
-        return (value - EPOCH) // dt.timedelta(microseconds=1)
-    return int(value)
-
-
-def _by_key(summaries: list[dict]) -> dict[tuple[str, str, int], dict]:
-    out: dict[tuple[str, str, int], dict] = {}
-    for s in summaries:
-        s = {**s, "lap_start": _micros(s["lap_start"]), "lap_end": _micros(s["lap_end"])}
-        key = (s["session_id"], s["car_id"], s["lap"])
-        assert key not in out, f"summary published twice: {key}"
-        assert s["_key"] == s["car_id"], "the Kafka key is the car id"
-        out[key] = s
-    return out
-
-
 def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
     endpoints: Endpoints, spark: SparkSession, unique: str, tmp_path: Path
 ) -> None:
@@ -101,7 +81,7 @@ def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
         run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
         state_rows = job.state_rows()
 
-    got = _by_key(read_summaries(bootstrap, registry, topics.analytics))
+    got = summaries_by_key(read_summaries(bootstrap, registry, topics.analytics))
     raw = read_telemetry(bootstrap, registry, topics.telemetry)
     assert len(raw) == sum(ends.values())
     want = expected_summaries(raw)
@@ -182,7 +162,7 @@ def test_restart_new_schema_version_poison_and_late_records(
     finally:
         spark.conf.unset("spark.sql.streaming.noDataMicroBatches.enabled")
 
-    got = _by_key(read_summaries(bootstrap, registry_url, topics.analytics))
+    got = summaries_by_key(read_summaries(bootstrap, registry_url, topics.analytics))
     raw = read_telemetry(bootstrap, registry_url, topics.telemetry)
     want = expected_summaries(raw)  # duplicates by timestamp count once, as documented
     assert len(want) == 3  # as in the first test: car-01 lap 2, car-02 laps 2 and 3

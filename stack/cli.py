@@ -174,6 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo_parser.add_argument("--cars", type=int, default=20, help="cars on track (20)")
     demo_parser.add_argument("--rate", default="realtime", help="simulator rate (realtime)")
     demo_parser.add_argument(
+        "--laps",
+        type=int,
+        default=None,
+        help="laps per car, then the simulator stops and the rest keeps running (default: "
+        "until Ctrl-C)",
+    )
+    demo_parser.add_argument(
         "--dashboard-port", type=int, default=demo_module.DASHBOARD_PORT, help="(5006)"
     )
     logs_parser = commands.add_parser("logs", help="show a service's log")
@@ -199,7 +206,11 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "topics":
         return topics()
     if args.command == "demo":
-        return demo_module.run(args.cars, args.rate, args.dashboard_port)
+        return demo_module.run(
+            demo_module.Options(
+                cars=args.cars, rate=args.rate, laps=args.laps, dashboard_port=args.dashboard_port
+            )
+        )
     return logs(args.service, args.lines, args.follow)
 
 

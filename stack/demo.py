@@ -1,71 +1,161 @@
 """The whole platform on this machine: the stack, the schemas, the topics, then every service.
 
-Each service runs as its own process with its own log in the state folder, exactly as a
-user would start it by hand; they share only topics and schemas. Ctrl-C (or SIGTERM)
-stops the simulator first, gives the consumers a moment to drain and commit, then stops
-them; the stack itself keeps running (``f1-stack down`` stops it).
+Each service runs as its own process with its own log, exactly as a user would start it by
+hand; they share only topics and schemas. Ctrl-C (or SIGTERM) stops the simulator first,
+gives the consumers a moment to drain and commit, then stops them; the stack itself keeps
+running (``f1-stack down`` stops it).
+
+:class:`Platform` is the same set of services for the end-to-end tests, which give it their
+own topics, bucket and checkpoint through ``env``.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
 from schemas import cli as schemas_cli
 from schemas.endpoints import Endpoints
 from schemas.errors import InfrastructureError
+from schemas.topics import Topics
 from stack import cli as stack_cli
 from stack import paths, procs
 from stack.topics import ensure_topics, platform_topics
 
 DASHBOARD_PORT = 5006
+SIMULATOR = "simulator"
 # How long consumers get to finish their last batch after the simulator stopped.
 DRAIN_S = 3.0
 STOP_TIMEOUT_S = 20.0
 
 
 @dataclass
+class Options:
+    cars: int = 20
+    rate: str = "realtime"
+    laps: int | None = None  # None: until Ctrl-C
+    dashboard_port: int = DASHBOARD_PORT
+    simulator_args: tuple[str, ...] = ()  # more f1-simulate flags (--seed, --session-id)
+    env: Mapping[str, str] = field(default_factory=dict)  # on top of this process's env
+    logs_dir: Path | None = None  # default: the state folder's logs
+
+
+@dataclass
 class Service:
     name: str
     argv: list[str]
+    log_file: Path
     process: subprocess.Popen | None = None
 
-    @property
-    def log_file(self) -> Path:
-        return paths.logs_dir() / f"demo-{self.name}.log"
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
 
-def services(cars: int, rate: str, dashboard_port: int) -> list[Service]:
+def service_commands(options: Options) -> dict[str, list[str]]:
     """Start order: consumers first, so they are subscribed when the first lap begins."""
     python = sys.executable
-    return [
-        Service(
-            "dashboard",
-            [
-                python,
-                "-m",
-                "panel",
-                "serve",
-                str(paths.REPO_ROOT / "dashboard" / "app.py"),
-                "--address",
-                "127.0.0.1",
-                "--port",
-                str(dashboard_port),
-                "--allow-websocket-origin",
-                f"127.0.0.1:{dashboard_port}",
-                "--allow-websocket-origin",
-                f"localhost:{dashboard_port}",
-            ],
-        ),
-        Service("sink-influx", [python, "-m", "sinks", "run"]),
-        Service("analytics", [python, "-m", "analytics"]),
-        Service("simulator", [python, "-m", "producer", "--cars", str(cars), "--rate", rate]),
-    ]
+    port = str(options.dashboard_port)
+    simulator = [python, "-m", "producer", "--cars", str(options.cars), "--rate", options.rate]
+    if options.laps is not None:
+        simulator += ["--laps", str(options.laps)]
+    return {
+        "dashboard": [
+            python,
+            "-m",
+            "panel",
+            "serve",
+            str(paths.REPO_ROOT / "dashboard" / "app.py"),
+            "--plugins",
+            "dashboard.health",
+            "--address",
+            "127.0.0.1",
+            "--port",
+            port,
+            "--allow-websocket-origin",
+            f"127.0.0.1:{port}",
+            "--allow-websocket-origin",
+            f"localhost:{port}",
+        ],
+        "sink-influx": [python, "-m", "sinks", "run"],
+        "analytics": [python, "-m", "analytics"],
+        SIMULATOR: [*simulator, *options.simulator_args],
+    }
+
+
+class Platform:
+    """The platform's services as child processes, each with its own log."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        logs = options.logs_dir or paths.logs_dir()
+        self.env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
+        self.services = {
+            name: Service(name, argv, logs / f"demo-{name}.log")
+            for name, argv in service_commands(options).items()
+        }
+
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.dashboard_port}/app"
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.options.dashboard_port}/health"
+
+    def start(self, *names: str) -> None:
+        """Start the named services (all, in order, when none are named)."""
+        for name in names or self.services:
+            service = self.services[name]
+            service.log_file.parent.mkdir(parents=True, exist_ok=True)
+            with open(service.log_file, "ab") as log:
+                service.process = subprocess.Popen(
+                    service.argv,
+                    cwd=paths.REPO_ROOT,
+                    env=self.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    # Own process group: Ctrl-C reaches only the supervisor, which stops the
+                    # services in order.
+                    start_new_session=True,
+                )
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one service: no flush, no commit, as a crash."""
+        service = self.services[name]
+        if service.alive():
+            assert service.process is not None
+            service.process.kill()
+            service.process.wait()
+
+    def exited(self) -> dict[str, int]:
+        """Services that have ended: name -> exit code."""
+        return {
+            name: s.process.returncode
+            for name, s in self.services.items()
+            if s.process is not None and s.process.poll() is not None
+        }
+
+    def stop(self) -> dict[str, int | None]:
+        """The simulator first, a moment to drain, then the consumers; exit codes by name."""
+        _terminate([s for n, s in self.services.items() if n == SIMULATOR])
+        consumers = [s for n, s in self.services.items() if n != SIMULATOR]
+        if any(s.alive() for s in consumers):
+            time.sleep(DRAIN_S)
+        _terminate(consumers)
+        return {
+            name: s.process.returncode if s.process else None for name, s in self.services.items()
+        }
+
+    def log_tail(self, name: str, lines: int = 15) -> str:
+        return procs.tail(self.services[name].log_file, lines)
 
 
 class _Stop:
@@ -76,73 +166,60 @@ class _Stop:
         self.requested = True
 
 
-def run(cars: int, rate: str, dashboard_port: int) -> int:
-    stack_cli.up()
-    if schemas_cli.main(["register"]) != 0:
+def prepare(endpoints: Endpoints, topics: Topics) -> None:
+    """The schemas registered and the platform's topics created (the stack is up)."""
+    register = ["register", "--registry", endpoints.schema_registry_url]
+    register += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
+    if schemas_cli.main(register) != 0:
         raise InfrastructureError("registering the schemas failed (see above)")
-    endpoints = Endpoints.from_env()
-    created = ensure_topics(endpoints.kafka_bootstrap, platform_topics())
+    created = ensure_topics(endpoints.kafka_bootstrap, platform_topics(topics))
     if created:
         print(f"created topics: {', '.join(created)}")
 
+
+def run(options: Options) -> int:
+    stack_cli.up()
+    prepare(Endpoints.from_env(), Topics.from_env())
     stop = _Stop()
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    running = services(cars, rate, dashboard_port)
-    for service in running:
-        service.log_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(service.log_file, "ab") as log:
-            service.process = subprocess.Popen(
-                service.argv,
-                cwd=paths.REPO_ROOT,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                # Own process group: Ctrl-C reaches only this supervisor, which stops the
-                # services in order.
-                start_new_session=True,
-            )
+    platform = Platform(options)
+    platform.start()
+    for service in platform.services.values():
+        assert service.process is not None
         print(f"started {service.name:12} pid {service.process.pid:>7}  log {service.log_file}")
-    print(f"\ndashboard: http://127.0.0.1:{dashboard_port}/app")
-    print(f"logs:      {paths.logs_dir()}/demo-*.log")
+    print(f"\ndashboard: {platform.dashboard_url}  (health: {platform.health_url})")
+    print(f"logs:      {next(iter(platform.services.values())).log_file.parent}/demo-*.log")
     print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
 
     reported: set[str] = set()
     while not stop.requested:
-        for service in running:
-            code = service.process.poll() if service.process else None
-            if code is not None and service.name not in reported:
-                reported.add(service.name)
-                print(
-                    f"{service.name} exited with code {code}; last lines of {service.log_file}:\n"
-                    f"{procs.tail(service.log_file, 15)}",
-                    file=sys.stderr,
-                )
-        if len(reported) == len(running):
+        for name, code in platform.exited().items():
+            if name in reported:
+                continue
+            reported.add(name)
+            if name == SIMULATOR and code == 0:
+                print("the simulator finished its laps; the other services keep running")
+                continue
+            tail = platform.log_tail(name)
+            print(f"{name} exited with code {code}; the end of its log:\n{tail}", file=sys.stderr)
+        if len(reported) == len(platform.services):
             return 1
         time.sleep(0.5)
-    return _stop_all(running)
-
-
-def _stop_all(running: list[Service]) -> int:
     print("\nstopping the platform...")
-    producers = [s for s in running if s.name == "simulator"]
-    consumers = [s for s in running if s.name != "simulator"]
-    _terminate(producers)
-    time.sleep(DRAIN_S)
-    _terminate(consumers)
-    for service in running:
-        code = service.process.returncode if service.process else None
-        print(f"  {service.name:12} stopped (exit {code})")
+    for name, code in platform.stop().items():
+        print(f"  {name:12} stopped (exit {code})")
     return 0
 
 
 def _terminate(group: list[Service]) -> None:
-    alive = [s for s in group if s.process and s.process.poll() is None]
+    alive = [s for s in group if s.alive()]
     for service in alive:
+        assert service.process is not None
         service.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_S
     for service in alive:
+        assert service.process is not None
         try:
             service.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:

@@ -8,8 +8,15 @@ import json
 import time
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from fastavro import parse_schema, schemaless_writer
 
 from dashboard.feed import Feed, RecordDecoder
@@ -71,12 +78,26 @@ def summary(lap: int = 1) -> dict[str, Any]:
 
 
 class FakeMessage:
-    def __init__(self, topic: str, value: bytes, timestamp_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        topic: str,
+        value: bytes,
+        timestamp_ms: int | None = None,
+        partition: int = 0,
+        offset: int = 0,
+    ) -> None:
         self._topic, self._value = topic, value
         self._ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+        self._partition, self._offset = partition, offset
 
     def topic(self) -> str:
         return self._topic
+
+    def partition(self) -> int:
+        return self._partition
+
+    def offset(self) -> int:
+        return self._offset
 
     def value(self) -> bytes:
         return self._value
@@ -139,6 +160,47 @@ def test_topics_are_picked_up_when_they_appear_and_telemetry_starts_back_in_time
     assert len(consumer.assigned) == 3
 
 
+def test_a_new_consumer_resumes_where_the_last_one_stopped() -> None:
+    f, model, _ = feed()
+    first = FakeConsumer({"t-telemetry": 2})
+    f._scan_topics(first)  # type: ignore[arg-type]
+    values = [encode(1, r) for r in records(range(0, 3))]
+    f._handle([FakeMessage("t-telemetry", v, offset=42 + i) for i, v in enumerate(values)])
+
+    f._assigned.clear()  # what a reconnect does: a new consumer, nothing assigned yet
+    second = FakeConsumer({"t-telemetry": 2})
+    f._scan_topics(second)  # type: ignore[arg-type]
+    starts = {(tp.topic, tp.partition): tp.offset for tp in second.assigned}
+    # Partition 0 goes on after the last record the model took; partition 1 never had one,
+    # so it starts back in time as at first.
+    assert starts == {("t-telemetry", 0): 45, ("t-telemetry", 1): OFFSET_END}
+    assert [tp.partition for tp in second.asked_times] == [1]
+    assert model.cars["car-01"].records == 3
+
+
+def test_kafka_unanswered_for_a_while_means_a_new_consumer() -> None:
+    model = GridModel(100.0, 10.0)
+    made: list[LoopConsumer] = []
+
+    def factory(_config: dict) -> LoopConsumer:
+        consumer = LoopConsumer({"t-telemetry": 1})
+        consumer.down = not made  # the first consumer never reaches the broker
+        made.append(consumer)
+        return consumer
+
+    settings = Settings(topics=TOPICS, endpoints=ENDPOINTS)
+    f = Feed(settings, model, registry=FakeRegistry(), consumer_factory=factory)  # type: ignore[arg-type]
+    with patch("dashboard.feed.RECONNECT_AFTER_S", 0.2), patch("dashboard.feed.TOPIC_SCAN_S", 0.05):
+        f.start()
+        deadline = time.monotonic() + 5
+        while model.status.broker != "up" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        f.stop()
+        f.join(timeout=5)
+    assert len(made) == 2 and made[0].closed
+    assert model.status.broker == "up"
+
+
 def test_records_feed_the_model_and_bad_ones_are_counted_and_skipped() -> None:
     f, model, _ = feed()
     good = [encode(1, r) for r in records(range(0, 5))]
@@ -194,6 +256,12 @@ class LoopConsumer(FakeConsumer):
     """Enough of a consumer for the thread's loop: no messages, remembers being closed."""
 
     closed = False
+    down = False  # True: the broker never answers this consumer
+
+    def list_topics(self, timeout: float) -> Any:
+        if self.down:
+            raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+        return super().list_topics(timeout)
 
     def consume(self, num_messages: int, timeout: float) -> list[Any]:
         time.sleep(timeout)

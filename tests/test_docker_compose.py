@@ -5,12 +5,28 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
-COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+from schemas import endpoints
+
+REPO = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = REPO / "docker-compose.yml"
+PYPROJECT = REPO / "pyproject.toml"
+ENDPOINT_VARS = [
+    name
+    for name, _default in (
+        endpoints.KAFKA_BOOTSTRAP,
+        endpoints.SCHEMA_REGISTRY_URL,
+        endpoints.INFLUX_URL,
+        endpoints.INFLUX_TOKEN,
+        endpoints.INFLUX_ORG,
+        endpoints.INFLUX_BUCKET,
+    )
+]
 
 
 def test_compose_file_is_valid() -> None:
@@ -37,10 +53,41 @@ def test_compose_file_is_valid() -> None:
         for name, service in services.items()
     }
     # The same ports as the local stack, so the F1_* defaults work against either.
-    assert published == {"kafka": ["9092"], "schema-registry": ["8081"], "influxdb": ["8086"]}
+    assert published == {
+        "kafka": ["9092"],
+        "schema-registry": ["8081"],
+        "influxdb": ["8086"],
+        "init": [],
+        "dashboard": ["5006"],
+        "sink-influx": [],
+        "analytics": [],
+        "simulator": [],
+    }
     assert services["influxdb"]["environment"]["DOCKER_INFLUXDB_INIT_ADMIN_TOKEN"] == (
         "not-a-real-token"
     )
+
+
+def test_compose_runs_the_services_of_the_demo() -> None:
+    """The same four services as ``f1-stack demo``, each from the project's image with the
+    command a user would type, and the connection settings every service reads."""
+    from stack.demo import Options, service_commands
+
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    platform = set(service_commands(Options()))
+    assert platform <= set(services)
+    scripts = set(tomllib.loads(PYPROJECT.read_text())["project"]["scripts"])
+    for name in platform:
+        service = services[name]
+        assert service["image"] == "f1-telemetry", name
+        command = " ".join(service["command"])
+        assert any(script in command for script in scripts | {"panel serve dashboard/app.py"})
+        env = service["environment"]
+        for var in ENDPOINT_VARS:
+            assert var in env, f"{name} lacks {var}"
+    dashboard = " ".join(services["dashboard"]["command"])
+    assert "--plugins=dashboard.health" in dashboard
+    assert services["init"]["build"] == "."
 
 
 def test_compose_file_requires_a_token() -> None:

@@ -1,0 +1,26 @@
+# The platform's services (simulator, sink, analytics, dashboard) in one image; which one a
+# container runs is its command (see docker-compose.yml).
+FROM python:3.11-slim-bookworm
+
+# Spark needs a Java 17 runtime; Maven fetches its Kafka and Avro connector jars below.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV F1_CACHE_DIR=/opt/f1-cache \
+    F1_STATE_DIR=/data/state \
+    PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md LICENSE ./
+COPY schemas schemas
+COPY producer producer
+COPY sinks sinks
+COPY analytics analytics
+COPY dashboard dashboard
+COPY stack stack
+RUN pip install --no-cache-dir -e . \
+    && python -c "from stack import spark_jars; spark_jars.install()" \
+    && rm -rf /opt/f1-cache/m2
+
+EXPOSE 5006
+CMD ["f1-simulate", "--help"]

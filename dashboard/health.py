@@ -1,0 +1,73 @@
+"""``GET /health``: what the dashboard process holds, as JSON, for monitoring and tests.
+
+A Panel server plugin: ``panel serve dashboard/app.py --plugins dashboard.health`` (as
+``f1-stack demo`` starts it). The answer is the feed's state (Kafka, registry, messages,
+lag, records skipped) and, per car of every session in memory, how many records the
+buffers took in, the lap it is on and the laps it completed; plus the lap summaries held
+per session. The HTTP status is 200 while Kafka is reachable and 503 when it is not, so a
+load balancer or a supervisor can use it as a readiness check.
+
+Calling it starts the process's feed if no browser session has yet, so the buffers fill
+from server start when something polls it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from tornado.web import RequestHandler
+
+from dashboard.feed import log_to_server, shared_feed
+from dashboard.model import GridModel
+
+log_to_server()
+
+
+def snapshot(model: GridModel) -> dict[str, Any]:
+    """The model's state as plain JSON-ready data (takes the model's lock)."""
+    with model.lock:
+        status = model.status
+        cars = [
+            {
+                "car_id": car.car_id,
+                "driver": car.driver,
+                "session_id": car.session_id,
+                "records": car.records,
+                "lap": car.lap,
+                "laps_completed": len(car.completed),
+                "best_lap_s": car.best.time_s if car.best else None,
+                "latest_timestamp_us": car.latest["timestamp"] if car.latest else None,
+            }
+            for car in sorted(model.cars.values(), key=lambda c: (c.session_id, c.car_id))
+        ]
+        summaries = Counter(session for session, _car, _lap in model.laps.rows)
+        return {
+            "kafka": status.broker,
+            "registry": status.registry,
+            "topics_found": sorted(status.topics_found),
+            "messages": status.messages,
+            "messages_per_s": round(status.messages_per_s, 1),
+            "lag_records": status.lag_records,
+            "decode_errors": status.decode_errors,
+            "skipped_registry_down": status.dropped_registry_down,
+            "catching_up": status.catching_up,
+            "last_error": status.last_error,
+            "cars": cars,
+            "lap_summaries": dict(summaries),
+        }
+
+
+class HealthHandler(RequestHandler):
+    def get(self) -> None:
+        model, _feed = shared_feed()
+        body = snapshot(model)
+        self.set_status(503 if body["kafka"] == "down" else 200)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.write(json.dumps(body))
+
+
+# Read by ``panel serve --plugins``.
+ROUTES = [("/health", HealthHandler, {})]

@@ -1,0 +1,239 @@
+"""The whole platform for one test: its own topics, bucket, consumer group and checkpoint,
+the services started as ``f1-stack demo`` starts them (:class:`stack.demo.Platform`), and the
+ways to read back what each service holds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+from confluent_kafka import Producer
+
+from dashboard.probe import free_port
+from integration_tests.analytics_helpers import (
+    read_summaries,
+    read_telemetry,
+    summaries_by_key,
+)
+from integration_tests.kafka_io import read_to_end
+from integration_tests.sink_support import create_bucket, delete_bucket, influx
+from schemas.endpoints import Endpoints
+from schemas.topics import Topics
+from stack.demo import Options, Platform, prepare
+from tests.analytics_reference import assert_summaries_match, expected_summaries
+
+REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+@dataclass
+class Run:
+    """One test's platform and the names it uses."""
+
+    endpoints: Endpoints
+    topics: Topics
+    bucket: str
+    session: str
+    reproducible: list[str]  # simulator flags: seed, session id and start
+    platform: Platform
+    logs: Path
+
+    def expected_records(self) -> list[dict[str, Any]]:
+        """What the platform's simulator sends, from the simulator's own file output with the
+        same flags (its laps must be set)."""
+        options = self.platform.options
+        out = self.logs / "expected.jsonl"
+        argv = [sys.executable, "-m", "producer", "--cars", str(options.cars)]
+        argv += ["--laps", str(options.laps), "--rate", "max", *self.reproducible]
+        subprocess.run(
+            [*argv, "--output", str(out)], cwd=REPO, check=True, capture_output=True, timeout=300
+        )
+        with out.open() as lines:
+            return [json.loads(line) for line in lines]
+
+    def start_consumers(self) -> None:
+        """The dashboard, the sink and the analytics job, as the demo starts them first;
+        back once the dashboard's consumer has found the telemetry topic and the analytics
+        job has run its first micro-batch (Spark takes a while to start on a small machine,
+        and a drill should not break things before every service is up)."""
+        self.platform.start("dashboard", "sink-influx", "analytics")
+        wait_until(
+            "the dashboard to see the telemetry topic",
+            lambda: self.topics.telemetry in ((self.health() or {}).get("topics_found") or []),
+            90,
+        )
+        analytics_log = self.platform.services["analytics"].log_file
+        wait_until(
+            "the analytics job's first micro-batch",
+            lambda: "analytics.job: batch " in analytics_log.read_text(errors="replace"),
+            180,
+        )
+
+    def wait_for_simulator(self) -> None:
+        """Until the simulator has sent its laps and exited (cleanly)."""
+        simulator = self.platform.services["simulator"].process
+        assert simulator is not None
+        assert simulator.wait(timeout=300) == 0, self.fail_message("the simulator failed")
+
+    def health(self) -> dict[str, Any] | None:
+        """The dashboard's ``/health`` answer (also when it says 503), None if no answer."""
+        try:
+            with urllib.request.urlopen(self.platform.health_url, timeout=5) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return json.loads(exc.read())
+        except OSError:
+            return None
+
+    def dashboard_records(self) -> dict[str, int]:
+        """Records the dashboard's buffers took in for this session, by car."""
+        found = self.health() or {"cars": []}
+        return {c["car_id"]: c["records"] for c in found["cars"] if c["session_id"] == self.session}
+
+    def stored_points(self) -> dict[str, int]:
+        """Telemetry points InfluxDB holds for this session, by car."""
+        flux = (
+            f'from(bucket: "{self.bucket}") |> range(start: 0, stop: 2200-01-01T00:00:00Z)'
+            ' |> filter(fn: (r) => r._measurement == "telemetry"'
+            f' and r.session_id == "{self.session}" and r._field == "lap")'
+            ' |> group(columns: ["car_id"]) |> count()'
+        )
+        with influx(self.endpoints) as client:
+            tables = client.query_api().query(flux)
+        return {rec.values["car_id"]: rec.get_value() for t in tables for rec in t.records}
+
+    def kafka_keys(self) -> Counter[tuple[str, int]]:
+        """(car, timestamp) of every record of the session on the telemetry topic, with
+        multiplicity."""
+        from schemas.registry import SchemaRegistry
+        from schemas.serde import DecodeError, telemetry_deserializer
+
+        keys: Counter[tuple[str, int]] = Counter()
+        with SchemaRegistry(self.endpoints.schema_registry_url) as registry:
+            decode = telemetry_deserializer(registry, validate=False).decode
+            for msg in read_to_end(self.endpoints.kafka_bootstrap, self.topics.telemetry):
+                try:
+                    record = decode(msg.value())
+                except DecodeError:
+                    continue  # poison a drill put there on purpose
+                if record["session_id"] == self.session:
+                    keys[(record["car_id"], record["timestamp"])] += 1
+        return keys
+
+    def telemetry(self) -> pd.DataFrame:
+        """Every decodable record of the session on the telemetry topic."""
+        e = self.endpoints
+        found = read_telemetry(e.kafka_bootstrap, e.schema_registry_url, self.topics.telemetry)
+        return found[found["session_id"] == self.session]
+
+    def summaries_when_complete(self, count: int, timeout_s: float = 300) -> list[dict]:
+        """The analytics topic's summaries once there are ``count`` of them."""
+
+        def enough() -> list[dict] | None:
+            found = self.lap_summaries()
+            return found if len(found) >= count else None
+
+        return wait_until(f"{count} lap summaries", enough, timeout_s, poll_s=3.0)
+
+    def assert_every_service_has(self, expected: list[dict[str, Any]], poison: int = 0) -> None:
+        """Kafka, the dashboard, InfluxDB and the analytics job each hold exactly the
+        ``expected`` records (and the dashboard skipped ``poison`` bad ones)."""
+        want = Counter((r["car_id"], r["timestamp"]) for r in expected)
+        per_car = dict(Counter(r["car_id"] for r in expected))
+        assert self.kafka_keys() == want, "Kafka: records lost or duplicated"
+        wait_until("the dashboard's buffers", lambda: self.dashboard_records() == per_car, 90)
+        assert (self.health() or {}).get("decode_errors") == poison
+        wait_until("every point in InfluxDB", lambda: self.stored_points() == per_car, 120)
+        laps = expected_summaries(self.telemetry())
+        assert laps, "no lap was seen from line to line"
+        summaries = self.summaries_when_complete(len(laps))
+        assert_summaries_match(summaries_by_key(summaries), laps)
+
+    def lap_summaries(self) -> list[dict[str, Any]]:
+        """Every committed summary on the analytics topic."""
+        e = self.endpoints
+        return read_summaries(
+            e.kafka_bootstrap, e.schema_registry_url, self.topics.analytics, wait_s=1.0
+        )
+
+    def fail_message(self, what: str) -> str:
+        tails = "\n".join(
+            f"--- {name} ---\n{self.platform.log_tail(name, 25)}" for name in self.platform.services
+        )
+        return f"{what}\n{tails}"
+
+
+def wait_until(what: str, probe: Callable[[], T], timeout_s: float, poll_s: float = 1.0) -> T:
+    """Poll ``probe`` until it returns something true; its last value."""
+    deadline = time.monotonic() + timeout_s
+    value = probe()
+    while not value:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+        time.sleep(poll_s)
+        value = probe()
+    return value
+
+
+@contextmanager
+def platform_run(
+    endpoints: Endpoints, unique: str, logs: Path, cars: int, rate: str, laps: int | None
+) -> Iterator[Run]:
+    """Topics, subjects and a bucket of this test, and the services (not started yet)."""
+    topics = Topics(
+        telemetry=f"e2e-{unique}", analytics=f"e2e-{unique}-laps", dlq=f"e2e-{unique}-dlq"
+    )
+    bucket = f"e2e-{unique}"
+    env = {
+        "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+        "F1_INFLUX_URL": endpoints.influx_url,
+        "F1_INFLUX_TOKEN": endpoints.influx_token,
+        "F1_INFLUX_ORG": endpoints.influx_org,
+        "F1_INFLUX_BUCKET": bucket,
+        "F1_TELEMETRY_TOPIC": topics.telemetry,
+        "F1_ANALYTICS_TOPIC": topics.analytics,
+        "F1_DLQ_TOPIC": topics.dlq,
+        "F1_SINK_GROUP": f"e2e-sink-{unique}",
+        "F1_SINK_PROGRESS_S": "2",
+        "F1_ANALYTICS_CHECKPOINT": str(logs / "checkpoint"),
+        "SPARK_TRIGGER_INTERVAL": "1s",
+    }
+    prepare(endpoints, topics)
+    create_bucket(endpoints, bucket)
+    session = f"e2e-{unique}"
+    seed, start_s = 7, int(time.time())
+    reproducible = ["--seed", str(seed), "--session-id", session, "--session-start", str(start_s)]
+    options = Options(
+        cars=cars,
+        rate=rate,
+        laps=laps,
+        dashboard_port=free_port(),
+        simulator_args=(*reproducible, "--progress-every", "5"),
+        env=env,
+        logs_dir=logs,
+    )
+    run = Run(endpoints, topics, bucket, session, reproducible, Platform(options), logs)
+    try:
+        yield run
+    finally:
+        run.platform.stop()
+        delete_bucket(endpoints, bucket)
+
+
+def produce_raw(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
+    for key, value in items:
+        producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0

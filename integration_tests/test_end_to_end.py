@@ -1,0 +1,86 @@
+"""The whole platform, as ``f1-stack demo`` runs it: 2 laps of 3 cars at ``--rate max``
+through every service, each a process of its own, checked from the outside.
+
+Every record is on Kafka exactly once, in InfluxDB and in the dashboard process's buffers;
+there is one lap summary per completed lap on the analytics topic, equal to what the raw
+telemetry says, and the dashboard page shows the cars and the lap table.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from integration_tests.analytics_helpers import summaries_by_key
+from integration_tests.platform_support import Run, platform_run, wait_until
+from integration_tests.test_dashboard_browser import _needs_browser
+from schemas.endpoints import Endpoints
+from tests.analytics_reference import assert_summaries_match, expected_summaries
+
+pytestmark = pytest.mark.integration
+
+CARS, LAPS = 3, 2
+
+
+@pytest.fixture
+def run(endpoints: Endpoints, unique: str, tmp_path: Path) -> Iterator[Run]:
+    with platform_run(endpoints, unique, tmp_path, cars=CARS, rate="max", laps=LAPS) as run:
+        yield run
+
+
+def test_two_laps_of_three_cars_reach_every_service(run: Run) -> None:
+    _needs_browser()
+    from dashboard.probe import Browser
+
+    expected = run.expected_records()
+    want = Counter((r["car_id"], r["timestamp"]) for r in expected)
+    per_car = dict(Counter(r["car_id"] for r in expected))
+    assert len(per_car) == CARS and len(want) == len(expected)
+
+    platform = run.platform
+    run.start_consumers()
+    platform.start("simulator")
+    run.wait_for_simulator()
+    assert f"{len(expected):,} records" in platform.log_tail("simulator", 5)
+
+    # Kafka: every record once (by car and event time), nothing else.
+    assert run.kafka_keys() == want
+
+    # The dashboard process: every record in its buffers, and the page renders the cars.
+    wait_until("the dashboard's buffers", lambda: run.dashboard_records() == per_car, 90)
+    with Browser() as browser:
+        browser.open(platform.dashboard_url)
+        readouts = browser.readouts()
+        assert readouts["driver"].endswith("car-01")
+        assert int(readouts["lap"]) == LAPS + 1 or int(readouts["lap"]) == LAPS
+        assert len(browser.column("current-lap", "distance_m")) > 0
+
+        # InfluxDB: every point, per car.
+        wait_until("every point in InfluxDB", lambda: run.stored_points() == per_car, 120)
+
+        # f1-analytics: one summary per lap seen from line to line, equal to the raw data.
+        laps = expected_summaries(run.telemetry())
+        # car-01 starts from rest on the line and stops as it ends lap 2; the others start
+        # spaced out, so lap 2 is their one lap seen from line to line, and it is followed
+        # by a sample of lap 3, which tells the job that it ended.
+        assert sorted(car for _s, car, _lap in laps) == ["car-02", "car-03"]
+
+        summaries = run.summaries_when_complete(len(laps))
+        assert_summaries_match(summaries_by_key(summaries), laps)
+
+        # ... which the dashboard holds and shows in its lap table.
+        wait_until(
+            "the summaries in the dashboard",
+            lambda: (run.health() or {}).get("lap_summaries", {}).get(run.session) == len(laps),
+            30,
+        )
+        browser.show_tab(1)
+        table = wait_until("the lap table", lambda: browser.column("lap-table", "key") or None, 30)
+        assert sorted(table) == sorted(f"{car}|{lap}" for _s, car, lap in laps)
+        assert browser.console_errors() == []
+
+    codes = platform.stop()
+    assert codes == {name: 0 for name in platform.services}, run.fail_message(f"exits {codes}")
