@@ -39,6 +39,24 @@ def _axis_label(name: str) -> str:
     return f"{c.label} ({unit})"
 
 
+def _trace(
+    fig: Any,
+    field_name: str,
+    source: ColumnDataSource,
+    color: str,
+    legend: str | None = None,
+    ghost: float | None = None,
+) -> None:
+    """A channel against lap distance: solid for the current lap, dashed and faded (alpha
+    ``ghost``) for the reference lap."""
+    style: dict[str, Any] = {"line_width": 2}
+    if ghost is not None:
+        style = {"line_width": 2 if legend else 1, "line_dash": "dashed", "alpha": ghost}
+    if legend:
+        style["legend_label"] = legend
+    fig.line("distance_m", field_name, source=source, color=color, **style)
+
+
 def _empty(columns: tuple[str, ...]) -> dict[str, list[Any]]:
     return {c: [] for c in columns}
 
@@ -190,24 +208,8 @@ class LiveView:
             x_range=x_range,
             y_range=Range1d(0, 360),
         )
-        speed.line(
-            "distance_m",
-            "speed_kmh",
-            source=self.ref_source,
-            color=theme.GHOST,
-            line_width=2,
-            line_dash="dashed",
-            alpha=0.8,
-            legend_label="Best lap (reference)",
-        )
-        speed.line(
-            "distance_m",
-            "speed_kmh",
-            source=self.trace_source,
-            color=theme.ACCENT,
-            line_width=2,
-            legend_label="Current lap",
-        )
+        _trace(speed, "speed_kmh", self.ref_source, theme.GHOST, "Best lap (reference)", ghost=0.8)
+        _trace(speed, "speed_kmh", self.trace_source, theme.ACCENT, "Current lap")
         speed.yaxis.axis_label = _axis_label("speed_kmh")
 
         pedals = theme.themed_figure(
@@ -217,30 +219,9 @@ class LiveView:
             x_range=x_range,
             y_range=Range1d(-5, 105),
         )
-        pedals.line(
-            "distance_m",
-            "throttle",
-            source=self.ref_source,
-            color=theme.THROTTLE,
-            alpha=0.3,
-            line_dash="dashed",
-        )
-        pedals.line(
-            "distance_m",
-            "throttle",
-            source=self.trace_source,
-            color=theme.THROTTLE,
-            line_width=2,
-            legend_label="Throttle",
-        )
-        pedals.line(
-            "distance_m",
-            "brake",
-            source=self.trace_source,
-            color=theme.BRAKE,
-            line_width=2,
-            legend_label="Brake",
-        )
+        _trace(pedals, "throttle", self.ref_source, theme.THROTTLE, ghost=0.3)
+        _trace(pedals, "throttle", self.trace_source, theme.THROTTLE, "Throttle")
+        _trace(pedals, "brake", self.trace_source, theme.BRAKE, "Brake")
         pedals.yaxis.axis_label = "Pedal (%)"
 
         delta = theme.themed_figure(
@@ -253,9 +234,7 @@ class LiveView:
         )
         delta.yaxis.formatter = NumeralTickFormatter(format="+0.00")
         delta.add_layout(Span(location=0, dimension="width", line_color=theme.MUTED))
-        delta.line(
-            "distance_m", "delta", source=self.trace_source, color=theme.ACCENT, line_width=2
-        )
+        _trace(delta, "delta", self.trace_source, theme.ACCENT)
         delta.yaxis.axis_label = "Delta (s)"
         # The note is a text glyph fed by a data source rather than an annotation toggled
         # visible: data updates are what every frame carries, so it never goes stale.
