@@ -4,6 +4,7 @@ ways to read back what each service holds."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 
 import pandas as pd
 from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 
 from dashboard.probe import free_port
 from integration_tests.analytics_helpers import (
@@ -230,6 +232,17 @@ def platform_run(
     finally:
         run.platform.stop()
         delete_bucket(endpoints, bucket)
+        _delete_topics(endpoints, topics)
+
+
+def _delete_topics(endpoints: Endpoints, topics: Topics) -> None:
+    """Clean-up only: a broker that is down after a failed drill keeps them."""
+    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap, "log_level": 0})
+    names = [topics.telemetry, topics.analytics, topics.dlq]
+    for future in admin.delete_topics(names, operation_timeout=10).values():
+        # Clean-up must not hide the test's own result.
+        with contextlib.suppress(Exception):
+            future.result(timeout=15)
 
 
 def produce_raw(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:

@@ -15,7 +15,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +130,23 @@ class Platform:
                     start_new_session=True,
                 )
 
+    def start_dashboard_feed(self, timeout_s: float = 60.0) -> None:
+        """Ask the dashboard's health endpoint once it answers: that starts its Kafka feed,
+        so the pit wall is warm before the first browser opens (in the background)."""
+
+        def ask() -> None:
+            deadline = time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(self.health_url, timeout=2):
+                        return
+                except urllib.error.HTTPError:
+                    return  # answered (503: Kafka not reachable yet); the feed runs
+                except OSError:
+                    time.sleep(0.5)
+
+        threading.Thread(target=ask, name="dashboard-warm-up", daemon=True).start()
+
     def kill(self, name: str) -> None:
         """SIGKILL one service: no flush, no commit, as a crash."""
         service = self.services[name]
@@ -185,6 +205,7 @@ def run(options: Options) -> int:
     signal.signal(signal.SIGTERM, stop)
     platform = Platform(options)
     platform.start()
+    platform.start_dashboard_feed()
     for service in platform.services.values():
         assert service.process is not None
         print(f"started {service.name:12} pid {service.process.pid:>7}  log {service.log_file}")
