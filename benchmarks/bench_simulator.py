@@ -22,7 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from figures import figure
 
 from producer.cli import MAX_BLOCK_TICKS
 from producer.silverstone import silverstone
@@ -90,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "records = step() + to_records"
     )
     print(f"{'cars':>5} {'mode':>8} {'us/tick':>9} {'car-ticks/s':>13} {'x real time':>12}")
+    block_figures = []
     for n_cars in args.cars:
         for mode in ("columns", "block", "records"):
             elapsed, ticks = measure(n_cars, args.seconds, mode)
@@ -97,6 +101,16 @@ def main(argv: list[str] | None = None) -> int:
             rate = n_cars * ticks / elapsed
             realtime = ticks / 100 / elapsed  # simulated seconds per wall second at 100 Hz
             print(f"{n_cars:>5} {mode:>8} {per_tick * 1e6:>9.1f} {rate:>13,.0f} {realtime:>12,.0f}")
+            if mode == "block":
+                block_figures.append(
+                    f"{n_cars} car(s): {per_tick * 1e6:.1f} µs per tick, {rate:,.0f} car-ticks/s"
+                )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
+    figure(
+        f"simulator, blocks of {MAX_BLOCK_TICKS} ticks (as at --rate max)",
+        "; ".join(block_figures),
+        "(the producer's budget)",
+    )
     return 0
 
 
