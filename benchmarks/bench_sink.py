@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+from figures import figure
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
@@ -448,6 +449,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{live['records']:,} stored; delay produce->committed (oldest record of each "
             f"batch) p50 {live['p50']:.2f} s, p99 {live['p99']:.2f} s, max {live['max']:.2f} s; "
             f"consumer lag mean {live['lag_mean']:.0f}, max {live['lag_max']:.0f} records"
+        )
+    load = f"load average {load_before[0]:.1f} to {load_after[0]:.1f}"
+    figure(
+        f"sink, sustained points/s into influxd (best of {args.rounds})",
+        f"{best_sink:,.0f} points/s ({load})",
+        ">= 30,000",
+        best_sink >= 30_000,
+    )
+    figure(
+        "sink, against influxdb-client writing the same lines",
+        f"{ratio:.2f} ({best_sink:,.0f} / {best_direct:,.0f} points/s; {load})",
+        ">= 0.7",
+        ratio >= 0.7,
+    )
+    if live is not None:
+        figure(
+            f"sink, produce to committed at a live {CARS}-car grid",
+            f"p99 {live['p99']:.2f} s, {live['stored']:,} of {live['records']:,} stored",
+            "< 1 s",
+            live["p99"] < 1 and live["stored"] == live["records"],
         )
     return 0
 
