@@ -391,6 +391,9 @@ def _gearbox(cars: Sequence[CarParams]) -> Gearbox:
     down[:, 2:] = v_up[:, :7] * (1.0 - hyst)
     rpm = np.zeros((n, 9))
     rpm[:, 1:] = np.stack([c.rpm_per_m_s() for c in cars])
+    # Out of 3rd only below the low-gear downshift rpm (see CarParams).
+    low_rpm = np.array([c.low_gear_downshift_rpm for c in cars])
+    down[:, 3] = np.minimum(down[:, 3], low_rpm / rpm[:, 3])
     return Gearbox(up=up, down=down, rpm=rpm)
 
 

@@ -124,8 +124,7 @@ def test_gearbox_does_not_hunt(run: dict[str, np.ndarray], flying: list[LapFigur
     direction = np.sign(np.diff(gear)[shifts - 1])
     reversed_soon = (direction[1:] != direction[:-1]) & (np.diff(shifts) < 50)  # 100 Hz
     assert not reversed_soon.any(), run["sim_time_s"][shifts[1:][reversed_soon]]
-    # Every descent through the gears counts each shift: 8 gears and four corners taken in
-    # 1st or 2nd give about 60 a lap (a real car at Silverstone makes 43 to 48, holding higher
-    # gears through the slow corners).
+    # A real car at Silverstone makes 43 to 48 shifts a lap; without the low-gear downshift
+    # rpm (slow corners in 3rd) this one made 64.
     for lap in flying:
-        assert 50 <= lap.gear_changes <= 62, format_report(flying)
+        assert 40 <= lap.gear_changes <= 55, format_report(flying)
