@@ -21,6 +21,11 @@ COPY stack stack
 RUN pip install --no-cache-dir -e . \
     && python -c "from stack import spark_jars; spark_jars.install()" \
     && rm -rf /opt/f1-cache/m2
+# Compile the simulator's and the encoder's numba functions once, into the image's cache,
+# so that a fresh container starts streaming at once.
+RUN python -c "from producer.silverstone import silverstone; \
+from producer.simulation import Simulation; Simulation(silverstone(), 1).step(); \
+import schemas.encoder_kernels"
 
 EXPOSE 5006
 CMD ["f1-simulate", "--help"]

@@ -134,6 +134,9 @@ class KafkaTelemetryOutput:
                 **PRODUCER_TUNING,
                 "error_cb": self._on_error,
                 "on_delivery": self.stats.on_delivery,
+                # Errors reach the log once, through error_cb; librdkafka's own stderr lines
+                # would repeat them in another format.
+                "log_level": 2,
             }
         )
         self.stats.queued = self._producer.__len__
