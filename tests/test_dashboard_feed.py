@@ -26,6 +26,7 @@ from schemas.endpoints import Endpoints
 from schemas.registry import RegistryUnavailableError
 from schemas.serde import frame, telemetry_deserializer
 from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE, Topics
+from tests.kafka_fakes import FakeMessage
 from tests.test_dashboard_model import records
 
 SCHEMAS = {1: TELEMETRY_SCHEMA_FILE.read_text(), 2: LAP_SUMMARY_SCHEMA_FILE.read_text()}
@@ -75,38 +76,6 @@ def summary(lap: int = 1) -> dict[str, Any]:
         "min_g_long": -5.0,
         "sample_count": 8700,
     }
-
-
-class FakeMessage:
-    def __init__(
-        self,
-        topic: str,
-        value: bytes,
-        timestamp_ms: int | None = None,
-        partition: int = 0,
-        offset: int = 0,
-    ) -> None:
-        self._topic, self._value = topic, value
-        self._ts = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
-        self._partition, self._offset = partition, offset
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def value(self) -> bytes:
-        return self._value
-
-    def error(self) -> None:
-        return None
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
 
 
 class FakeConsumer:

@@ -26,56 +26,34 @@ from schemas.topics import (
 from sinks.consumer_loop import SinkLoop
 from sinks.dlq import DeadLetters
 from sinks.influx_writer import Lines, Rejected, WriteCancelled
+from tests.kafka_fakes import FakeMessage
 from tests.test_schemas_serde import FakeRegistry
 
 TOPIC = "tel"
 BASE = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
 
 
-class Msg:
-    def __init__(
-        self,
-        offset: int,
-        value: bytes,
-        partition: int = 0,
-        error: KafkaError | None = None,
-        topic: str = TOPIC,
-    ) -> None:
-        self._offset, self._value, self._partition = offset, value, partition
-        self._error = error
-        self._topic = topic
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._partition
-
-    def offset(self) -> int:
-        return self._offset
-
-    def key(self) -> bytes:
-        return b"car"
-
-    def value(self) -> bytes:
-        return self._value
-
-    def error(self) -> KafkaError | None:
-        return self._error
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, 1_000)
+def msg(
+    offset: int,
+    value: bytes,
+    partition: int = 0,
+    error: KafkaError | None = None,
+    topic: str = TOPIC,
+) -> FakeMessage:
+    return FakeMessage(
+        topic, value, partition=partition, offset=offset, timestamp_ms=1_000, error=error
+    )
 
 
 class FakeConsumer:
     """Hands out its messages, then sets ``stop`` when drained."""
 
-    def __init__(self, messages: list[Msg], stop: threading.Event, log: list[Any]) -> None:
+    def __init__(self, messages: list[FakeMessage], stop: threading.Event, log: list[Any]) -> None:
         self.queue = list(messages)
         self.stop = stop
         self.log = log
 
-    def consume(self, num_messages: int, timeout: float) -> list[Msg]:
+    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         if not self.queue:
             self.stop.set()
             return []
@@ -153,7 +131,7 @@ class FakeDecoder:
 
 
 def _run(
-    values: list[bytes | Msg],
+    values: list[bytes | FakeMessage],
     *,
     writer_kwargs: dict[str, Any] | None = None,
     decoder: Any = None,
@@ -162,7 +140,7 @@ def _run(
 ) -> tuple[SinkLoop, list[Any], FakeProducer]:
     log: list[Any] = []
     stop = threading.Event()
-    messages = [v if isinstance(v, Msg) else Msg(i, v) for i, v in enumerate(values)]
+    messages = [v if isinstance(v, FakeMessage) else msg(i, v) for i, v in enumerate(values)]
     consumer = FakeConsumer(messages, stop, log)
     producer = FakeProducer(log)
     loop = SinkLoop(
@@ -242,14 +220,14 @@ def test_a_missing_topic_is_reported_and_records_keep_flowing(monkeypatch) -> No
     clock = iter(float(t) for t in range(1000))
     log: list[Any] = []
     stop = threading.Event()
-    consumer = FakeConsumer([Msg(-1, b"", error=missing)], stop, log)
+    consumer = FakeConsumer([msg(-1, b"", error=missing)], stop, log)
     original = consumer.consume
 
-    def consume(num_messages: int, timeout: float) -> list[Msg]:
+    def consume(num_messages: int, timeout: float) -> list[FakeMessage]:
         taken = original(num_messages, timeout)
         if not taken and not log:  # after the error, and a quiet moment, records arrive
             stop.clear()
-            consumer.queue = [Msg(0, b"good:1"), Msg(1, b"good:2")]
+            consumer.queue = [msg(0, b"good:1"), msg(1, b"good:2")]
         return taken
 
     consumer.consume = consume  # type: ignore[method-assign]
@@ -299,10 +277,10 @@ def test_lines_keep_their_sources_across_topics_for_dead_letters_of_rejects() ->
     laps = Serializer(1, load_schema(LAP_SUMMARY_SCHEMA_FILE))
     lap = sample_records(load_schema(LAP_SUMMARY_SCHEMA_FILE))[1]
     messages = [
-        Msg(0, tel.encode({**BASE, "timestamp": 101})),
-        Msg(0, laps.encode({**lap, "lap_end": lap["lap_start"] + 7}), topic=LAPS),
-        Msg(1, tel.encode({**BASE, "timestamp": 102})),
-        Msg(1, laps.encode({**lap, "lap_end": lap["lap_start"] + 8}), topic=LAPS),
+        msg(0, tel.encode({**BASE, "timestamp": 101})),
+        msg(0, laps.encode({**lap, "lap_end": lap["lap_start"] + 7}), topic=LAPS),
+        msg(1, tel.encode({**BASE, "timestamp": 102})),
+        msg(1, laps.encode({**lap, "lap_end": lap["lap_start"] + 8}), topic=LAPS),
     ]
     bad_lap_end = f" {lap['lap_start'] + 7}"  # the end of its line: the point's timestamp
     loop, log, producer = _run(
@@ -320,7 +298,7 @@ def test_lines_keep_their_sources_across_topics_for_dead_letters_of_rejects() ->
 
 
 def test_offsets_are_committed_per_partition() -> None:
-    messages = [Msg(o, f"good:{o}".encode(), partition=p) for o, p in [(5, 0), (9, 1), (6, 0)]]
+    messages = [msg(o, f"good:{o}".encode(), partition=p) for o, p in [(5, 0), (9, 1), (6, 0)]]
     loop, log, _ = _run(messages)
     assert log == [("write", 3), ("commit", {(0, 7), (1, 10)})]
     assert loop.committed == {(TOPIC, 0): 7, (TOPIC, 1): 10}
