@@ -121,22 +121,8 @@ class AnalyticsView:
             x_range=Range1d(0, lap_length_m),
             y_range=Range1d(0, 360),
         )
-        fig.line(
-            "distance_m",
-            "speed_kmh",
-            source=self.compare_source["b"],
-            color=theme.LAP_B,
-            line_width=2,
-            legend_label="Lap B",
-        )
-        fig.line(
-            "distance_m",
-            "speed_kmh",
-            source=self.compare_source["a"],
-            color=theme.LAP_A,
-            line_width=2,
-            legend_label="Lap A",
-        )
+        theme.distance_line(fig, "speed_kmh", self.compare_source["b"], theme.LAP_B, "Lap B")
+        theme.distance_line(fig, "speed_kmh", self.compare_source["a"], theme.LAP_A, "Lap A")
         fig.xaxis.axis_label = "Lap distance (m)"
         fig.yaxis.axis_label = "Speed (km/h)"
         theme.style_legend(fig)

@@ -39,24 +39,6 @@ def _axis_label(name: str) -> str:
     return f"{c.label} ({unit})"
 
 
-def _trace(
-    fig: Any,
-    field_name: str,
-    source: ColumnDataSource,
-    color: str,
-    legend: str | None = None,
-    ghost: float | None = None,
-) -> None:
-    """A channel against lap distance: solid for the current lap, dashed and faded (alpha
-    ``ghost``) for the reference lap."""
-    style: dict[str, Any] = {"line_width": 2}
-    if ghost is not None:
-        style = {"line_width": 2 if legend else 1, "line_dash": "dashed", "alpha": ghost}
-    if legend:
-        style["legend_label"] = legend
-    fig.line("distance_m", field_name, source=source, color=color, **style)
-
-
 def _empty(columns: tuple[str, ...]) -> dict[str, list[Any]]:
     return {c: [] for c in columns}
 
@@ -208,8 +190,10 @@ class LiveView:
             x_range=x_range,
             y_range=Range1d(0, 360),
         )
-        _trace(speed, "speed_kmh", self.ref_source, theme.GHOST, "Best lap (reference)", ghost=0.8)
-        _trace(speed, "speed_kmh", self.trace_source, theme.ACCENT, "Current lap")
+        theme.distance_line(
+            speed, "speed_kmh", self.ref_source, theme.GHOST, "Best lap (reference)", ghost=0.8
+        )
+        theme.distance_line(speed, "speed_kmh", self.trace_source, theme.ACCENT, "Current lap")
         speed.yaxis.axis_label = _axis_label("speed_kmh")
 
         pedals = theme.themed_figure(
@@ -219,9 +203,9 @@ class LiveView:
             x_range=x_range,
             y_range=Range1d(-5, 105),
         )
-        _trace(pedals, "throttle", self.ref_source, theme.THROTTLE, ghost=0.3)
-        _trace(pedals, "throttle", self.trace_source, theme.THROTTLE, "Throttle")
-        _trace(pedals, "brake", self.trace_source, theme.BRAKE, "Brake")
+        theme.distance_line(pedals, "throttle", self.ref_source, theme.THROTTLE, ghost=0.3)
+        theme.distance_line(pedals, "throttle", self.trace_source, theme.THROTTLE, "Throttle")
+        theme.distance_line(pedals, "brake", self.trace_source, theme.BRAKE, "Brake")
         pedals.yaxis.axis_label = "Pedal (%)"
 
         delta = theme.themed_figure(
@@ -234,7 +218,7 @@ class LiveView:
         )
         delta.yaxis.formatter = NumeralTickFormatter(format="+0.00")
         delta.add_layout(Span(location=0, dimension="width", line_color=theme.MUTED))
-        _trace(delta, "delta", self.trace_source, theme.ACCENT)
+        theme.distance_line(delta, "delta", self.trace_source, theme.ACCENT)
         delta.yaxis.axis_label = "Delta (s)"
         # The note is a text glyph fed by a data source rather than an annotation toggled
         # visible: data updates are what every frame carries, so it never goes stale.

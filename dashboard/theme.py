@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bokeh.models import ColumnDataSource
 from bokeh.palettes import Category20_20
 from bokeh.plotting import figure
 
@@ -73,3 +74,21 @@ def style_legend(fig: figure) -> None:
         legend.spacing = 0
         legend.padding = 4
         legend.click_policy = "none"
+
+
+def distance_line(
+    fig: figure,
+    field_name: str,
+    source: ColumnDataSource,
+    color: str,
+    legend: str | None = None,
+    ghost: float | None = None,
+) -> None:
+    """A channel against lap distance: a solid line, or with ``ghost`` a dashed one faded to
+    that alpha (the reference lap under the current one)."""
+    style: dict[str, Any] = {"line_width": 2}
+    if ghost is not None:
+        style = {"line_width": 2 if legend else 1, "line_dash": "dashed", "alpha": ghost}
+    if legend:
+        style["legend_label"] = legend
+    fig.line("distance_m", field_name, source=source, color=color, **style)
