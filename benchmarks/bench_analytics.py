@@ -46,9 +46,9 @@ from integration_tests.analytics_helpers import (
     encode_batches,
     end_offsets,
     make_topics,
-    produce,
     run_job,
 )
+from integration_tests.kafka_io import produce_all
 from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import lap_summary_deserializer
@@ -263,7 +263,7 @@ def state(args: argparse.Namespace) -> int:
     session = Session(cars=args.cars, hz=args.hz, seed=1, session_id=suffix)
     batches = session.until_laps(args.laps)
     values = encode_batches(ep.schema_registry_url, topics, batches)
-    produce(ep.kafka_bootstrap, topics.telemetry, values)
+    produce_all(ep.kafka_bootstrap, topics.telemetry, values)
     produced_s = time.monotonic() - started
     ends = end_offsets(ep.kafka_bootstrap, topics.telemetry)
     settings = Settings.from_env(

@@ -29,12 +29,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+# The repository root, for the integration tests' Kafka helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from figures import figure
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from integration_tests.kafka_io import produce_all
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from schemas import cli as schemas_cli
@@ -93,26 +97,6 @@ def setup_topics(e: Endpoints, tag: str) -> Topics:
     if schemas_cli.main(args) != 0:
         raise SystemExit("f1-schemas register failed")
     return topics
-
-
-def produce(e: Endpoints, topic: str, values: Sequence[tuple[bytes, bytes]]) -> None:
-    producer = Producer(
-        {
-            "bootstrap.servers": e.kafka_bootstrap,
-            "acks": "all",
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 1_000_000,
-        }
-    )
-    for key, value in values:
-        while True:
-            try:
-                producer.produce(topic, key=key, value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    producer.flush(120)
 
 
 def delete_topics(e: Endpoints, made: list[Topics]) -> None:
@@ -396,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The baseline writes exactly what the sink writes: the decoded records' lines.
             decoder = ColumnDecoder(telemetry_deserializer(registry))
             bodies = sink_bodies(decoder, [v for _, v in values], args.batch)
-        produce(e, topics.telemetry, values)
+        produce_all(e.kafka_bootstrap, topics.telemetry, values)
         note(f"{len(values):,} records on {topics.telemetry}")
         n = len(records)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from confluent_kafka import Consumer, DeserializingConsumer, Producer, TopicPartition
+from confluent_kafka import Consumer, DeserializingConsumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
@@ -74,27 +74,6 @@ class Session:
         self.crossings += batch["lap"] != self.lap
         self.lap = batch["lap"].copy()
         return batch
-
-
-def produce(bootstrap: str, topic: str, values: list[tuple[str, bytes]]) -> None:
-    producer = Producer(
-        {
-            "bootstrap.servers": bootstrap,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 20,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-        }
-    )
-    for key, value in values:
-        while True:
-            try:
-                producer.produce(topic, key=key.encode(), value=value)
-                break
-            except BufferError:
-                producer.poll(0.05)
-    assert producer.flush(60) == 0
 
 
 def encode_batches(

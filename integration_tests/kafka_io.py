@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 
 def consume(
@@ -72,3 +73,30 @@ def read_to_end(bootstrap: str, topic: str, *, timeout_s: float = 120.0) -> list
     finally:
         consumer.close()
     return messages
+
+
+def produce_all(
+    bootstrap: str, topic: str, items: Iterable[tuple[str | bytes | None, bytes]]
+) -> None:
+    """Produce (key, value) pairs as fast as the client takes them; fails unless every one
+    was delivered."""
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 20,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 1_000_000,
+        }
+    )
+    for key, value in items:
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value)
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.05)
+    undelivered = producer.flush(120)
+    if undelivered:
+        raise RuntimeError(f"{undelivered} records not delivered to {topic}")

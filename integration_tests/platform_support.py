@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pandas as pd
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from dashboard.probe import free_port
@@ -243,10 +242,3 @@ def _delete_topics(endpoints: Endpoints, topics: Topics) -> None:
         # Clean-up must not hide the test's own result.
         with contextlib.suppress(Exception):
             future.result(timeout=15)
-
-
-def produce_raw(bootstrap: str, topic: str, items: list[tuple[bytes, bytes]]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all"})
-    for key, value in items:
-        producer.produce(topic, key=key, value=value)
-    assert producer.flush(30) == 0

@@ -24,13 +24,13 @@ from integration_tests.analytics_helpers import (
     encode_with,
     end_offsets,
     make_topics,
-    produce,
     read_summaries,
     read_telemetry,
     run_job,
     summaries_by_key,
     telemetry_v2,
 )
+from integration_tests.kafka_io import produce_all
 from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame
@@ -70,7 +70,9 @@ def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
     bootstrap, registry = endpoints.kafka_bootstrap, endpoints.schema_registry_url
     topics = make_topics(bootstrap, registry, unique)
     session = Session(cars=2, hz=100, seed=11, session_id=f"it-{unique}")
-    produce(bootstrap, topics.telemetry, encode_batches(registry, topics, session.until_laps(3)))
+    produce_all(
+        bootstrap, topics.telemetry, encode_batches(registry, topics, session.until_laps(3))
+    )
     ends = end_offsets(bootstrap, topics.telemetry)
 
     printed: list[str] = []
@@ -114,7 +116,7 @@ def test_restart_new_schema_version_poison_and_late_records(
     try:
         # Part 1: 160 s of a session (car-02 completes its lap 2), one job run.
         first = session.ticks(50 * 160)
-        produce(bootstrap, topics.telemetry, encode_batches(registry_url, topics, first))
+        produce_all(bootstrap, topics.telemetry, encode_batches(registry_url, topics, first))
         ends = end_offsets(bootstrap, topics.telemetry)
         with AnalyticsJob(_settings(endpoints, topics, checkpoint), spark, echo=None) as job:
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=240)
@@ -136,7 +138,7 @@ def test_restart_new_schema_version_poison_and_late_records(
         rest = session.until_laps(3)
         values = [("car-01", frame(2_000_000_000, b"\x02poison"))]
         values += encode_with(telemetry_v2(), v2.schema_id, rest)
-        produce(bootstrap, topics.telemetry, values)
+        produce_all(bootstrap, topics.telemetry, values)
         ends = end_offsets(bootstrap, topics.telemetry)
         settings = _settings(endpoints, topics, checkpoint)
         # Restarted with what the first run knew, as a job started before v2 was registered.
@@ -151,7 +153,7 @@ def test_restart_new_schema_version_poison_and_late_records(
             # Late: lap 2 of car-01 again (minutes behind the watermark) and the last second
             # again (within the watermark, but not newer than what the car already sent).
             late = [b for b in first if int(b["lap"][0]) == 2][:500] + rest[-50:]
-            produce(bootstrap, topics.telemetry, encode_batches(registry_url, topics, late))
+            produce_all(bootstrap, topics.telemetry, encode_batches(registry_url, topics, late))
             ends = end_offsets(bootstrap, topics.telemetry)
             job.progress.clear()
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=120)

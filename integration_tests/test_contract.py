@@ -11,10 +11,9 @@ import avro.io
 import avro.schema
 import pytest
 import requests
-from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from integration_tests.kafka_io import consume
+from integration_tests.kafka_io import consume, produce_all
 from schemas import cli as schemas_cli
 from schemas.endpoints import Endpoints
 from schemas.evolution import sample_records
@@ -56,12 +55,7 @@ def _telemetry_records() -> list[dict]:
 
 
 def _produce(endpoints: Endpoints, topic: str, values: list[bytes]) -> None:
-    producer = Producer(
-        {"bootstrap.servers": endpoints.kafka_bootstrap, "acks": "all", "enable.idempotence": True}
-    )
-    for value in values:
-        producer.produce(topic, key=b"car-01", value=value)
-    assert producer.flush(30) == 0
+    produce_all(endpoints.kafka_bootstrap, topic, [(b"car-01", value) for value in values])
 
 
 def _values(endpoints: Endpoints, topic: str, count: int) -> list[bytes]:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from integration_tests.kafka_io import consume
-from integration_tests.platform_support import Run, platform_run, produce_raw, wait_until
+from integration_tests.kafka_io import consume, produce_all
+from integration_tests.platform_support import Run, platform_run, wait_until
 from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
@@ -118,7 +118,7 @@ def test_poison_records_on_the_telemetry_topic(run: Run) -> None:
         "unknown-schema-id": b"\x00" + (2**31 - 7).to_bytes(4, "big") + good[5:],
         "invalid-record": serializer.encode(invalid, validate=False),
     }
-    produce_raw(
+    produce_all(
         run.endpoints.kafka_bootstrap,
         run.topics.telemetry,
         [(b"car-01", value) for value in poison.values()],
