@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -50,9 +51,10 @@ class Run:
     platform: Platform
     logs: Path
 
+    @cached_property
     def expected_records(self) -> list[dict[str, Any]]:
         """What the platform's simulator sends, from the simulator's own file output with the
-        same flags (its laps must be set)."""
+        same flags (its laps must be set); simulated once per test."""
         options = self.platform.options
         out = self.logs / "expected.jsonl"
         argv = [sys.executable, "-m", "producer", "--cars", str(options.cars)]
@@ -147,9 +149,10 @@ class Run:
 
         return wait_until(f"{count} lap summaries", enough, timeout_s, poll_s=3.0)
 
-    def assert_every_service_has(self, expected: list[dict[str, Any]], poison: int = 0) -> None:
+    def assert_every_service_has(self, poison: int = 0) -> None:
         """Kafka, the dashboard, InfluxDB and the analytics job each hold exactly the
-        ``expected`` records (and the dashboard skipped ``poison`` bad ones)."""
+        simulator's records (and the dashboard skipped ``poison`` bad ones)."""
+        expected = self.expected_records
         want = Counter((r["car_id"], r["timestamp"]) for r in expected)
         per_car = dict(Counter(r["car_id"] for r in expected))
         assert self.kafka_keys() == want, "Kafka: records lost or duplicated"

@@ -35,7 +35,7 @@ def test_two_laps_of_three_cars_reach_every_service(run: Run) -> None:
     _needs_browser()
     from dashboard.probe import Browser
 
-    expected = run.expected_records()
+    expected = run.expected_records
     want = Counter((r["car_id"], r["timestamp"]) for r in expected)
     per_car = dict(Counter(r["car_id"] for r in expected))
     assert len(per_car) == CARS and len(want) == len(expected)

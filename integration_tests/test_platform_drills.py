@@ -55,7 +55,7 @@ def all_consumers_busy(run: Run) -> None:
 def finish_and_check(run: Run, poison: int = 0) -> None:
     """The simulator ends by itself; then every service holds exactly what it sent."""
     run.wait_for_simulator()
-    run.assert_every_service_has(run.expected_records(), poison=poison)
+    run.assert_every_service_has(poison=poison)
     codes = run.platform.stop()
     assert codes == {name: 0 for name in codes}, run.fail_message(f"exit codes {codes}")
 
@@ -109,7 +109,7 @@ def test_poison_records_on_the_telemetry_topic(run: Run) -> None:
     all_consumers_busy(run)
     with SchemaRegistry(run.endpoints.schema_registry_url) as registry:
         serializer = telemetry_serializer(registry, run.topics)
-    sample = run.expected_records()[5]
+    sample = run.expected_records[5]
     # Out of range, in a session of its own so that it cannot touch the drill's laps.
     invalid = {**sample, "session_id": f"{run.session}-poison", "speed_kmh": 999.0}
     good = serializer.encode({**sample, "session_id": f"{run.session}-poison"})
