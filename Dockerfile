@@ -12,6 +12,7 @@ ENV F1_CACHE_DIR=/opt/f1-cache \
     PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
+COPY runtime runtime
 COPY schemas schemas
 COPY producer producer
 COPY sinks sinks

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from analytics import settings as settings_mod
-from schemas.cli_common import configure_logging, run_command
-from schemas.errors import ConfigError
+from runtime.command import configure_logging, run_command
+from runtime.errors import ConfigError
 
 log = logging.getLogger("analytics")
 

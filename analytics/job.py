@@ -26,7 +26,7 @@ from pyspark.sql.streaming import StreamingQuery
 from analytics.lap_aggregation import UNKNOWN_ID_ERROR, decode, lap_summaries
 from analytics.publish import SummaryPublisher
 from analytics.settings import Settings
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, lap_summary_serializer
 

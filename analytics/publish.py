@@ -22,7 +22,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 from schemas.serde import Serializer
 from schemas.serde_errors import RecordError
 

@@ -10,10 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemas import endpoints
-from schemas.errors import ConfigError
+from runtime import endpoints, paths
+from runtime.errors import ConfigError
 from schemas.topics import ANALYTICS_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING, Topics
-from stack import paths
 
 # env var name -> default; None means "computed" (see the help text).
 SPARK_MASTER = ("SPARK_MASTER", "local[2]")

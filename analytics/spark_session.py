@@ -7,15 +7,26 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from stack import spark_jars
+from runtime.errors import ConfigError
+from runtime.paths import spark_jars_dir
 
 
 def connector_jars() -> list[str]:
-    """``F1_SPARK_JARS`` (comma-separated paths) when set, else the jars ``f1-stack`` fetched."""
+    """``F1_SPARK_JARS`` (comma-separated paths) when set, else the jars ``f1-stack up`` keeps
+    in the platform's cache (``runtime.paths.spark_jars_dir``)."""
     given = os.environ.get("F1_SPARK_JARS")
     if given:
         return [path for path in given.split(",") if path]
-    return [str(path) for path in spark_jars.jars()]
+    import pyspark
+
+    folder = spark_jars_dir(pyspark.__version__)
+    found = sorted(folder.glob("*.jar")) if (folder / ".complete").exists() else []
+    if not found:
+        raise ConfigError(
+            f"the Spark Kafka and Avro connector jars are not in {folder}: run `f1-stack up` "
+            "once (it fetches them), or set F1_SPARK_JARS to their paths"
+        )
+    return [str(path) for path in found]
 
 
 def build_session(app_name: str, master: str = "local[2]") -> SparkSession:

@@ -49,7 +49,7 @@ from integration_tests.analytics_helpers import (
     run_job,
 )
 from integration_tests.kafka_io import produce_all
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import lap_summary_deserializer
 

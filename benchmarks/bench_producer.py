@@ -44,7 +44,7 @@ from producer import cli
 from producer.kafka_output import PRODUCER_TUNING, DeliveryStats, produce_all
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
-from schemas import endpoints
+from runtime import endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
 from schemas.topics import Topics

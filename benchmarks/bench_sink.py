@@ -41,9 +41,9 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from integration_tests.kafka_io import produce_all
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
+from runtime.endpoints import Endpoints
 from schemas import cli as schemas_cli
 from schemas.column_decoder import ColumnDecoder
-from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer, telemetry_serializer
 from schemas.topics import Topics

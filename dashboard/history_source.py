@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from dashboard.traces import resample
-from schemas.endpoints import Endpoints
-from schemas.errors import F1Error
+from runtime.endpoints import Endpoints
+from runtime.errors import F1Error
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from schemas.endpoints import Endpoints
-from schemas.errors import ConfigError
+from runtime.endpoints import Endpoints
+from runtime.errors import ConfigError
 from schemas.topics import Topics
 
 FPS_SETTING = ("VISUALIZATION_FPS", "30")

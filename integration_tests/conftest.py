@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from schemas.endpoints import Endpoints
-from schemas.errors import F1Error
+from runtime.endpoints import Endpoints
+from runtime.errors import F1Error
 
 
 def _docker_answers() -> bool:

@@ -17,7 +17,7 @@ from testcontainers.community.kafka import KafkaContainer
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 
 # The registry and InfluxDB images are the ones docker-compose.yml names; Kafka is Confluent's
 # cp-kafka because testcontainers' KafkaContainer drives that image's start script.

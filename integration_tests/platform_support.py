@@ -30,7 +30,7 @@ from integration_tests.analytics_helpers import (
 )
 from integration_tests.kafka_io import read_to_end
 from integration_tests.sink_support import create_bucket, delete_bucket, influx
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 from stack.demo import Options, Platform, prepare
 from tests.analytics_reference import assert_summaries_match, expected_summaries

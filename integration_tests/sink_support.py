@@ -19,8 +19,8 @@ from influxdb_client import InfluxDBClient
 from integration_tests.kafka_io import consume
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
+from runtime.endpoints import Endpoints
 from schemas import cli as schemas_cli
-from schemas.endpoints import Endpoints
 from schemas.topics import Topics
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ from integration_tests.analytics_helpers import (
     telemetry_v2,
 )
 from integration_tests.kafka_io import produce_all
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame
 from schemas.topics import Topics

@@ -14,8 +14,8 @@ import requests
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from integration_tests.kafka_io import consume, produce_all
+from runtime.endpoints import Endpoints
 from schemas import cli as schemas_cli
-from schemas.endpoints import Endpoints
 from schemas.evolution import sample_records
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
 from schemas.serde import load_schema, telemetry_deserializer, telemetry_serializer

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 
 pytestmark = pytest.mark.integration

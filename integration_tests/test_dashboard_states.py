@@ -11,7 +11,7 @@ import pytest
 
 from dashboard.probe import free_port
 from integration_tests.test_dashboard_browser import _needs_browser, endpoint_env, wait_for
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 
 pytestmark = pytest.mark.integration

@@ -17,7 +17,7 @@ import pytest
 from integration_tests.analytics_helpers import summaries_by_key
 from integration_tests.platform_support import Run, platform_run, wait_until
 from integration_tests.test_dashboard_browser import _needs_browser
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from tests.analytics_reference import assert_summaries_match, expected_summaries
 
 pytestmark = pytest.mark.integration

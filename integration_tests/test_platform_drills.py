@@ -25,7 +25,7 @@ import pytest
 
 from integration_tests.kafka_io import consume, produce_all
 from integration_tests.platform_support import Run, platform_run, wait_until
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
 from schemas.topics import DLQ_REASON_HEADER

@@ -16,8 +16,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from integration_tests.kafka_io import read_to_end
+from runtime.endpoints import Endpoints
 from schemas import cli as schemas_cli
-from schemas.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer
 

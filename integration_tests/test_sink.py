@@ -34,8 +34,8 @@ from integration_tests.sink_support import (
     wait_for,
     wait_for_count,
 )
+from runtime.endpoints import Endpoints
 from schemas.channels import LAP_SUMMARY, channel, channels
-from schemas.endpoints import Endpoints
 from schemas.evolution import sample_records
 from schemas.registry import SchemaRegistry
 from schemas.serde import lap_summary_serializer, load_schema, telemetry_serializer

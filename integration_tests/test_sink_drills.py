@@ -33,7 +33,7 @@ from integration_tests.sink_support import (
     wait_for,
     wait_for_count,
 )
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, telemetry_serializer
 from schemas.topics import (

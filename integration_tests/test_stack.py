@@ -18,7 +18,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 from integration_tests.kafka_io import consume
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 
 LAP_V1 = {
     "type": "record",

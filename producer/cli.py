@@ -20,9 +20,9 @@ from types import FrameType
 import numpy as np
 
 from producer.pacing import Pacer, Rate
-from schemas import endpoints
-from schemas.cli_common import configure_logging, env_help, run_command
-from schemas.errors import ConfigError
+from runtime import endpoints
+from runtime.command import configure_logging, env_help, run_command
+from runtime.errors import ConfigError
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
 log = logging.getLogger("producer")

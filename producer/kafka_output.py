@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 from schemas.serde import Serializer
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from producer.simulation import TELEMETRY_FIELDS, Batch, to_records
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 

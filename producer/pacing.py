@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,8 @@ from producer.physics import (
     empty_channels,
 )
 from producer.track import Track
-from schemas.compile_notice import compile_notice
-from schemas.errors import ConfigError
+from runtime.compile_notice import compile_notice
+from runtime.errors import ConfigError
 
 TELEMETRY_FIELDS: tuple[str, ...] = (
     "session_id",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -468,7 +468,7 @@ def load_track_csv(
     Columns ``x_m, y_m`` and optionally ``w_tr_right_m, w_tr_left_m`` (track width to the
     right and left of the centre line). The header line may start with ``#``; other lines
     starting with ``#`` are comments. Without a header the columns are taken in that order.
-    Any problem raises :class:`~schemas.errors.ConfigError` naming the file, line and reason.
+    Any problem raises :class:`~runtime.errors.ConfigError` naming the file, line and reason.
     """
     path = Path(path)
     label = str(path)

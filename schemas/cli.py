@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from runtime.command import EXIT_FAILED, env_help, run_command
+from runtime.endpoints import SCHEMA_REGISTRY_URL, env
+from runtime.errors import ConfigError, InfrastructureError
 from schemas import channels, evolution
-from schemas.cli_common import EXIT_FAILED, env_help, run_command
-from schemas.endpoints import SCHEMA_REGISTRY_URL, env
-from schemas.errors import ConfigError, InfrastructureError
 from schemas.registry import (
     COMPATIBILITY_LEVELS,
     DEFAULT_COMPATIBILITY,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from schemas.compile_notice import compile_notice
+from runtime.compile_notice import compile_notice
 
 _LOW7 = np.uint64(0x7F)
 _HIGH = np.uint64(0x80)

@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from schemas.endpoints import SCHEMA_REGISTRY_URL, env
-from schemas.errors import ConfigError, F1Error, InfrastructureError
+from runtime.endpoints import SCHEMA_REGISTRY_URL, env
+from runtime.errors import ConfigError, F1Error, InfrastructureError
 
 try:  # the HTTP library the Confluent client uses, for its transport errors
     import httpx2 as _httpx

@@ -8,7 +8,7 @@ cached yet) are ``InfrastructureError`` instead: retry those, never dead-letter 
 
 from __future__ import annotations
 
-from schemas.errors import F1Error
+from runtime.errors import F1Error
 
 
 class DecodeError(F1Error):

@@ -15,7 +15,7 @@ TELEMETRY_TOPIC = "f1-telemetry"
 ANALYTICS_TOPIC = "f1-analytics"
 DLQ_TOPIC = "f1-telemetry-dlq"
 
-# env var name -> default, as in schemas.endpoints
+# env var name -> default, as in runtime.endpoints
 TELEMETRY_TOPIC_SETTING = ("F1_TELEMETRY_TOPIC", TELEMETRY_TOPIC)
 ANALYTICS_TOPIC_SETTING = ("F1_ANALYTICS_TOPIC", ANALYTICS_TOPIC)
 DLQ_TOPIC_SETTING = ("F1_DLQ_TOPIC", DLQ_TOPIC)

@@ -15,9 +15,9 @@ from contextlib import ExitStack
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from runtime.errors import InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY
 from schemas.column_decoder import ColumnDecoder
-from schemas.errors import InfrastructureError
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
 from schemas.serde import lap_summary_deserializer, telemetry_deserializer
 from sinks.consumer_loop import SinkLoop

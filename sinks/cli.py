@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 
-from schemas import endpoints
-from schemas.cli_common import configure_logging, env_help, run_command
+from runtime import endpoints
+from runtime.command import configure_logging, env_help, run_command
 from schemas.topics import ANALYTICS_TOPIC_SETTING, DLQ_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING
 from sinks import settings as s
 from sinks.history import History, LapRef

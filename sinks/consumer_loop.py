@@ -31,9 +31,9 @@ from typing import Any, Protocol
 
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message, TopicPartition
 
+from runtime.errors import InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY
 from schemas.column_decoder import DecodedColumns, decode_each
-from schemas.errors import InfrastructureError
 from sinks.dlq import INFLUX_REJECTED, DeadLetters, Source
 from sinks.influx_writer import Lines, Rejected, WriteCancelled
 from sinks.line_protocol import LineEncoder

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 from schemas.topics import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,

@@ -24,8 +24,8 @@ from influxdb_client import InfluxDBClient
 from influxdb_client.client.warnings import MissingPivotFunction
 from influxdb_client.rest import ApiException
 
+from runtime.errors import ConfigError, InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY, channels, tag_names
-from schemas.errors import ConfigError, InfrastructureError
 from sinks.line_protocol import LAPS_MEASUREMENT, TELEMETRY_MEASUREMENT, TIME_FIELD
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ dead-letter them. So the caller may commit the batch's Kafka offsets as soon as 
   Points already accepted in a partial write are simply written again: the same series and
   timestamp overwrite, so the split never duplicates.
 * Anything else (401/403 token, 404 bucket) is a configuration error that retrying will not
-  fix: it is raised as :class:`~schemas.errors.ConfigError`.
+  fix: it is raised as :class:`~runtime.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
-from schemas.errors import ConfigError, F1Error, InfrastructureError
+from runtime.errors import ConfigError, F1Error, InfrastructureError
 
 log = logging.getLogger(__name__)
 

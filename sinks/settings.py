@@ -1,7 +1,7 @@
 """The sink's one settings object: env vars (``F1_...``) first, CLI flags override them.
 
 Endpoints (Kafka, registry, InfluxDB) and topic names come from the variables every service
-shares (``schemas.endpoints``, ``schemas.topics``); the ``F1_SINK_...`` variables tune this
+shares (``runtime.endpoints``, ``schemas.topics``); the ``F1_SINK_...`` variables tune this
 service only. The InfluxDB token is a secret: it is read from the environment (or the local
 stack's token file) and never printed, logged or shown in ``--help``.
 """
@@ -12,11 +12,11 @@ import os
 from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
-from schemas import endpoints
-from schemas.errors import ConfigError
+from runtime import endpoints
+from runtime.errors import ConfigError
 from schemas.topics import Topics
 
-# env var -> default, as in schemas.endpoints: --help prints both.
+# env var -> default, as in runtime.endpoints: --help prints both.
 GROUP = ("F1_SINK_GROUP", "f1-sink-influx")
 BATCH_POINTS = ("F1_SINK_BATCH_POINTS", "5000")
 BATCH_MS = ("F1_SINK_BATCH_MS", "250")

@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Sequence
 
-from schemas.cli_common import run_command
-from schemas.endpoints import Endpoints
+from runtime.command import run_command
+from runtime.endpoints import Endpoints
 from stack import demo as demo_module
 from stack import paths, procs, spark_jars
 from stack.apicurio import Apicurio

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from runtime.endpoints import Endpoints
+from runtime.errors import InfrastructureError
 from schemas import cli as schemas_cli
-from schemas.endpoints import Endpoints
-from schemas.errors import InfrastructureError
 from schemas.topics import Topics
 from stack import cli as stack_cli
 from stack import paths, procs

@@ -1,6 +1,6 @@
 """Errors of the local stack."""
 
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 
 
 class StackError(InfrastructureError):

@@ -1,28 +1,18 @@
 """Where the local stack keeps downloads (cache) and running state (data, logs, pids).
 
-The cache holds what is expensive to get again (jars, the registry archive, the
-influxd build) and lives outside the repo so a fresh clone reuses it. The state
-folder holds what a running stack writes; it is git-ignored and disposable.
+The two folders are the platform's own (``runtime.paths``: ``F1_CACHE_DIR``,
+``F1_STATE_DIR``); this module names what the stack keeps in them.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from runtime.paths import PROJECT_ROOT, cache_dir, local_influx_token_file, state_dir
 
+REPO_ROOT = PROJECT_ROOT
 
-def cache_dir() -> Path:
-    """``F1_CACHE_DIR``, default ``~/.cache/f1-telemetry``."""
-    value = os.environ.get("F1_CACHE_DIR")
-    return Path(value) if value else Path.home() / ".cache" / "f1-telemetry"
-
-
-def state_dir() -> Path:
-    """``F1_STATE_DIR``, default ``.state/`` in the repo."""
-    value = os.environ.get("F1_STATE_DIR")
-    return Path(value) if value else REPO_ROOT / ".state"
+__all__ = ["REPO_ROOT", "cache_dir", "influx_token_file", "logs_dir", "state_dir"]
 
 
 def logs_dir() -> Path:
@@ -31,4 +21,4 @@ def logs_dir() -> Path:
 
 def influx_token_file() -> Path:
     """Where ``f1-stack up`` keeps the InfluxDB operator token it generated."""
-    return state_dir() / "influxdb" / "token"
+    return local_influx_token_file()

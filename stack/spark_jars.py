@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from runtime.paths import spark_jars_dir
 from stack import paths, tools
 
 POM = Path(__file__).with_name("maven") / "spark-connectors.pom.xml"
@@ -30,7 +31,7 @@ def spark_version() -> str:
 
 
 def jars_dir() -> Path:
-    return paths.cache_dir() / "spark-jars" / spark_version()
+    return spark_jars_dir(spark_version())
 
 
 def installed() -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from schemas.errors import InfrastructureError
+from runtime.errors import InfrastructureError
 from schemas.topics import Topics
 
 

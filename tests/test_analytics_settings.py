@@ -9,7 +9,7 @@ import pytest
 from analytics import cli
 from analytics.publish import format_summary
 from analytics.settings import Settings, parse_duration_s
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 
 def test_defaults_follow_the_platform_settings(monkeypatch: pytest.MonkeyPatch) -> None:

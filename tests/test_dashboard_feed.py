@@ -22,7 +22,7 @@ from fastavro import parse_schema, schemaless_writer
 from dashboard.feed import Feed, RecordDecoder
 from dashboard.model import GridModel
 from dashboard.settings import Settings
-from schemas.endpoints import Endpoints
+from runtime.endpoints import Endpoints
 from schemas.registry import RegistryUnavailableError
 from schemas.serde import frame, telemetry_deserializer
 from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE, Topics

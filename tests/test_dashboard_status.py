@@ -9,7 +9,7 @@ from dashboard.lap_compare import lap_options, metric_bars, table_data, title_of
 from dashboard.model import FeedStatus
 from dashboard.settings import Settings
 from dashboard.status import describe
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 from schemas.topics import Topics
 from tests.test_dashboard_feed import summary
 

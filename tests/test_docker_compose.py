@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from schemas import endpoints
+from runtime import endpoints
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"

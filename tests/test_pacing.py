@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from producer.pacing import Pacer, Rate
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 
 class FakeClock:

@@ -16,9 +16,9 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
 from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
+from runtime.errors import InfrastructureError
 from schemas import column_decoder
 from schemas.column_decoder import ColumnDecoder, DecodedColumns
-from schemas.errors import InfrastructureError
 from schemas.evolution import sample_records
 from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import DecodeError

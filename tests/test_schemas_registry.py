@@ -11,7 +11,7 @@ from confluent_kafka.schema_registry import RegisteredSchema as ClientRegistered
 from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from schemas.errors import ConfigError, InfrastructureError
+from runtime.errors import ConfigError, InfrastructureError
 from schemas.registry import (
     IncompatibleSchemaError,
     RegistryUnavailableError,

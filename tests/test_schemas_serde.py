@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from runtime.errors import F1Error, InfrastructureError
 from schemas import serde
-from schemas.errors import F1Error, InfrastructureError
 from schemas.registry import RegistryUnavailableError, SchemaIdNotFoundError
 from schemas.serde import Deserializer, Serializer, load_schema
 from schemas.serde_errors import (

@@ -19,8 +19,8 @@ from producer.output_files import write_batches, write_records
 from producer.report import lap_report
 from producer.silverstone import silverstone
 from producer.simulation import TELEMETRY_FIELDS, Simulation, concat_batches, to_records
-from schemas.compile_notice import compile_notice
-from schemas.errors import ConfigError
+from runtime.compile_notice import compile_notice
+from runtime.errors import ConfigError
 
 START_US = 1_751_716_800_000_000  # 2025-07-05 12:00:00 UTC
 
@@ -308,7 +308,7 @@ def test_output_files_csv_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_compile_notice_speaks_only_when_slow(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="schemas.compile_notice")
+    caplog.set_level(logging.INFO, logger="runtime.compile_notice")
     with compile_notice("quick", after_s=0.5):
         pass
     assert caplog.messages == []

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, TopicPartition
 
+from runtime.errors import InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY
 from schemas.column_decoder import ColumnDecoder
-from schemas.errors import InfrastructureError
 from schemas.evolution import sample_records
 from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import NotFramedError

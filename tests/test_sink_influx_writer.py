@@ -8,7 +8,7 @@ import pytest
 import urllib3
 from influxdb_client.rest import ApiException
 
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 from sinks.influx_writer import InfluxWriter, Lines, WriteCancelled, classify
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 from sinks.settings import SinkSettings, gzip_wanted
 
 
@@ -40,7 +40,7 @@ def test_bad_numbers_are_config_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_missing_token_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("F1_INFLUX_TOKEN", "")
-    monkeypatch.setattr("schemas.endpoints._local_stack_token", lambda: "")
+    monkeypatch.setattr("runtime.endpoints._local_stack_token", lambda: "")
     with pytest.raises(ConfigError, match="F1_INFLUX_TOKEN"):
         SinkSettings.from_env()
 

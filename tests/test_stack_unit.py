@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from schemas import endpoints
+from runtime import endpoints
 from stack import cli, paths, procs
 
 
@@ -89,7 +89,7 @@ def test_an_unknown_command_is_a_usage_error(capsys) -> None:
 
 
 def test_help_text_names_the_env_var_and_never_shows_a_secret(monkeypatch) -> None:
-    from schemas.cli_common import env_help
+    from runtime.command import env_help
 
     monkeypatch.setenv("F1_KAFKA_BOOTSTRAP", "broker:29092")
     assert env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka") == (

@@ -9,7 +9,7 @@ import pytest
 
 from producer.silverstone import CONTROL_POINTS, OFFICIAL_LENGTH_M, silverstone
 from producer.track import Track, load_track_csv
-from schemas.errors import ConfigError
+from runtime.errors import ConfigError
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "silverstone"
 needs_reference = pytest.mark.skipif(

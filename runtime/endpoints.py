@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from runtime.paths import local_influx_token_file
 
 # env var name -> default for the local stack
 KAFKA_BOOTSTRAP = ("F1_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -30,11 +33,11 @@ def env(setting: tuple[str, str]) -> str:
 
 
 def _local_stack_token() -> str:
-    """The token ``f1-stack up`` generated, so local runs need no F1_INFLUX_TOKEN export."""
-    from stack.paths import influx_token_file
-
+    """The token in ``F1_INFLUX_TOKEN_FILE``, else in the local stack's documented token file
+    (``runtime.paths.local_influx_token_file``), so local runs need no export."""
+    path = os.environ.get("F1_INFLUX_TOKEN_FILE") or str(local_influx_token_file())
     try:
-        return influx_token_file().read_text().strip()
+        return Path(path).read_text().strip()
     except OSError:
         return ""
 

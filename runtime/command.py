@@ -18,8 +18,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from schemas.endpoints import env
-from schemas.errors import ConfigError, F1Error
+from runtime.endpoints import env
+from runtime.errors import ConfigError, F1Error
 
 EXIT_OK = 0
 EXIT_FAILED = 1
