@@ -13,20 +13,22 @@ ENV F1_CACHE_DIR=/opt/f1-cache \
 WORKDIR /app
 COPY pyproject.toml README.md LICENSE ./
 COPY runtime runtime
+COPY circuit circuit
 COPY schemas schemas
 COPY producer producer
+COPY storage storage
 COPY sinks sinks
 COPY analytics analytics
 COPY dashboard dashboard
 COPY stack stack
-RUN pip install --no-cache-dir -e . \
+RUN pip install --no-cache-dir -e '.[all]' \
     && python -c "from stack import spark_jars; spark_jars.install()" \
     && rm -rf /opt/f1-cache/m2
 # Compile the simulator's and the encoder's numba functions once, into the image's cache,
 # so that a fresh container starts streaming at once.
-RUN python -c "from producer.silverstone import silverstone; \
+RUN python -c "from circuit import silverstone; \
 from producer.simulation import Simulation; Simulation(silverstone(), 1).step(); \
-import schemas.encoder_kernels"
+import schemas.columnar.kernels"
 
 EXPOSE 5006
 CMD ["f1-simulate", "--help"]

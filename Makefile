@@ -48,6 +48,7 @@ stack-down:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 unit: venv
 	$(BIN)/pytest -q tests

@@ -9,15 +9,11 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -26,7 +22,9 @@ from pyspark.sql.streaming import StreamingQuery
 from analytics.lap_aggregation import UNKNOWN_ID_ERROR, decode, lap_summaries
 from analytics.publish import SummaryPublisher
 from analytics.settings import Settings
+from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
+from runtime.kafka import broker_topics as check_broker
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, lap_summary_serializer
 
@@ -40,23 +38,6 @@ _SPARK_55271 = 'because the return value of "scala.Option.get()" is null'
 
 class QueryFailedError(InfrastructureError):
     """The streaming query stopped with an error it cannot get over by itself."""
-
-
-def check_broker(bootstrap: str, attempts: int = 3, timeout_s: float = 3.0) -> set[str]:
-    """The broker's topic names; InfrastructureError naming the address if it does not answer."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            meta = admin.list_topics(timeout=timeout_s)
-            if meta.brokers:
-                return set(meta.topics)
-        except KafkaException as exc:
-            last = exc
-        if attempt + 1 < attempts:
-            time.sleep(0.5)
-    detail = f": {last}" if last else ""
-    raise InfrastructureError(f"Kafka at {bootstrap} is unreachable{detail}")
 
 
 @dataclass
@@ -98,14 +79,14 @@ class AnalyticsJob:
     ) -> None:
         self.settings = settings
         self.spark = spark
-        topics = check_broker(settings.bootstrap)
+        topics = check_broker(settings.kafka_bootstrap)
         if settings.topics.telemetry not in topics:
             log.warning(
                 "topic %s does not exist yet: waiting for the producer", settings.topics.telemetry
             )
         self.contract = contract or load_contract(settings)
         self.publisher = SummaryPublisher(
-            settings.bootstrap,
+            settings.kafka_bootstrap,
             settings.topics.analytics,
             self.contract.serializer,
             settings.job_id,
@@ -122,7 +103,7 @@ class AnalyticsJob:
         s = self.settings
         reader = (
             self.spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", s.bootstrap)
+            .option("kafka.bootstrap.servers", s.kafka_bootstrap)
             .option("subscribe", s.topics.telemetry)
             .option("startingOffsets", s.starting_offsets)
         )
@@ -176,7 +157,7 @@ class AnalyticsJob:
 
     def run(
         self,
-        stop: threading.Event,
+        stop: StopEvent,
         until: Callable[[AnalyticsJob], bool] | None = None,
         poll_s: float = 0.25,
     ) -> None:
@@ -202,14 +183,16 @@ class AnalyticsJob:
     def _watch(
         self,
         query: StreamingQuery,
-        stop: threading.Event,
+        stop: StopEvent,
         until: Callable[[AnalyticsJob], bool] | None,
         poll_s: float,
     ) -> str | None:
         last_batch = -1
         while not stop.is_set():
             try:
-                if query.awaitTermination(poll_s):
+                # pyspark annotates the timeout as int, but its code takes any positive number
+                # of seconds (it sends int(timeout * 1000) ms to the JVM).
+                if query.awaitTermination(poll_s):  # type: ignore[arg-type]
                     break
             except StreamingQueryException as exc:
                 return str(exc)

@@ -7,7 +7,7 @@ static, for tests) DataFrame of Kafka rows with a binary ``value`` column.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -24,9 +24,9 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from analytics.confluent_columns import framed_column, from_avro_column, schema_id_column
 from analytics.laps import INPUT_COLUMNS, STATE_FIELDS, LapState, advance
 from schemas.channels import channel
-from schemas.serde import framed_column, from_avro_column, schema_id_column
 from schemas.topics import TELEMETRY_SCHEMA_FILE
 
 log = logging.getLogger(__name__)
@@ -134,9 +134,9 @@ def lap_summaries(telemetry: DataFrame, *, watermark: str, car_timeout_ms: int) 
 
 def _lap_function(
     car_timeout_ms: int,
-) -> Callable[[tuple[Any, ...], Iterator[pd.DataFrame], GroupState], Iterator[pd.DataFrame]]:
+) -> Callable[[tuple[Any, ...], Iterable[pd.DataFrame], GroupState], Iterator[pd.DataFrame]]:
     def on_car(
-        key: tuple[Any, ...], chunks: Iterator[pd.DataFrame], state: GroupState
+        key: tuple[Any, ...], chunks: Iterable[pd.DataFrame], state: GroupState
     ) -> Iterator[pd.DataFrame]:
         session_id, car_id = str(key[0]), str(key[1])
         if state.hasTimedOut:

@@ -13,8 +13,10 @@ Definitions (the test's independent computation uses the same ones):
   starts spread around the track, and a job started mid-session sees partial laps too).
 * The **line crossing** time is interpolated between the last sample before the line and the
   first after it, by distance: ``total_distance_m`` of the line is the first sample's
-  ``total_distance_m - lap_distance_m``. ``lap_start`` and ``lap_end`` are the crossings into
-  and out of the lap, rounded to whole microseconds, and ``lap_time_s`` is their difference.
+  ``total_distance_m - lap_distance_m`` (:func:`circuit.lap_line.crossing_time`, the one
+  definition the producer, the pit wall and the tests use too). ``lap_start`` and
+  ``lap_end`` are the crossings into and out of the lap, rounded to whole microseconds, and
+  ``lap_time_s`` is their difference.
 * A **sector boundary** is taken halfway between the last sample of one sector and the first
   of the next (the record carries no distance to the sector line; error at most half a
   tick). ``sector1_s + sector2_s + sector3_s == lap_time_s``.
@@ -36,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from circuit.lap_line import crossing_time
 from schemas.channels import BRAKE_ON_MIN, FULL_THROTTLE_MIN
 
 # The telemetry columns the aggregation reads, in the order the Spark job passes them.
@@ -120,22 +123,6 @@ def _new_lap(driver: str, lap: int, start_us: float, last: LapState | None) -> L
         last_sector=last.last_sector if last else 0,
         dropped=last.dropped if last else 0,
     )
-
-
-def line_crossing_us(
-    before_ts_us: float,
-    before_total_m: float,
-    after_ts_us: float,
-    after_total_m: float,
-    after_lap_distance_m: float,
-) -> float:
-    """Event time at which the car crossed the line between two consecutive samples."""
-    line_total_m = after_total_m - after_lap_distance_m
-    gap_m = after_total_m - before_total_m
-    if not gap_m > 0.0:  # standing still on the line (or NaN): take the first sample after
-        return float(after_ts_us)
-    share = min(max((line_total_m - before_total_m) / gap_m, 0.0), 1.0)
-    return before_ts_us + share * (after_ts_us - before_ts_us)
 
 
 def _summary(session_id: str, car_id: str, st: LapState, end_us: float) -> Summary | None:
@@ -242,7 +229,7 @@ def advance(
         elif seg_lap != state.lap:
             start = math.nan
             if seg_lap == state.lap + 1:
-                start = line_crossing_us(
+                start = crossing_time(
                     state.last_ts_us,
                     state.last_total_m,
                     float(c["ts_us"][a]),

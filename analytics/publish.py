@@ -23,6 +23,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from runtime.errors import InfrastructureError
+from runtime.kafka import client_config
 from schemas.serde import Serializer
 from schemas.serde_errors import RecordError
 
@@ -71,7 +72,7 @@ class SummaryPublisher:
         self.skipped_batches = 0
         self._closed = False
         self.invalid = 0
-        common = {"bootstrap.servers": bootstrap, "log_level": 3}
+        common = client_config(bootstrap, log_level=3)
         self._producer = Producer(
             {
                 **common,

@@ -4,35 +4,90 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from runtime import endpoints, paths
+from runtime import paths
+from runtime.endpoints import KAFKA_BOOTSTRAP, SCHEMA_REGISTRY_URL
 from runtime.errors import ConfigError
+from runtime.settings import (
+    Setting,
+    choice,
+    duration_s,
+    integer,
+    positive_duration_s,
+    resolve_all,
+)
 from schemas.topics import ANALYTICS_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING, Topics
 
-# env var name -> default; None means "computed" (see the help text).
-SPARK_MASTER = ("SPARK_MASTER", "local[2]")
-TRIGGER_INTERVAL = ("SPARK_TRIGGER_INTERVAL", "5s")
-CHECKPOINT = ("F1_ANALYTICS_CHECKPOINT", "")
-WATERMARK = ("F1_ANALYTICS_WATERMARK", "30s")
-CAR_TIMEOUT = ("F1_ANALYTICS_CAR_TIMEOUT", "120s")
-STARTING_OFFSETS = ("F1_ANALYTICS_STARTING_OFFSETS", "earliest")
-MAX_OFFSETS_PER_TRIGGER = ("F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER", "")
+SPARK_MASTER: Setting[Any] = Setting("SPARK_MASTER", "local[2]", "Spark master", flag="--master")
+TRIGGER_INTERVAL: Setting[Any] = Setting(
+    "SPARK_TRIGGER_INTERVAL",
+    "5s",
+    "trigger interval between micro-batches",
+    positive_duration_s,
+    flag="--trigger",
+)
+CHECKPOINT: Setting[Any] = Setting(
+    "F1_ANALYTICS_CHECKPOINT",
+    "",
+    "checkpoint folder",
+    flag="--checkpoint",
+    default_help="$F1_STATE_DIR/analytics/checkpoint",
+)
+WATERMARK: Setting[Any] = Setting(
+    "F1_ANALYTICS_WATERMARK",
+    "30s",
+    "watermark delay: how late (in event time) a record may arrive and still count",
+    duration_s,
+    flag="--watermark",
+)
+CAR_TIMEOUT: Setting[Any] = Setting(
+    "F1_ANALYTICS_CAR_TIMEOUT",
+    "120s",
+    "car timeout: event time after a car's last record before its state goes",
+    positive_duration_s,
+    flag="--car-timeout",
+)
+STARTING_OFFSETS: Setting[Any] = Setting(
+    "F1_ANALYTICS_STARTING_OFFSETS",
+    "earliest",
+    "starting offsets: where a new checkpoint starts reading",
+    choice("earliest", "latest"),
+    flag="--starting-offsets",
+)
+MAX_OFFSETS_PER_TRIGGER: Setting[Any] = Setting(
+    "F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER",
+    "",
+    "max offsets per trigger: records per micro-batch at most",
+    lambda text: integer(1)(text) if text else None,
+    flag="--max-offsets-per-trigger",
+    default_help="unlimited",
+)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|minutes?)?\s*$")
-_UNIT_S = {"ms": 0.001, "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0}
+SETTINGS = {
+    "master": SPARK_MASTER,
+    "trigger": TRIGGER_INTERVAL,
+    "checkpoint": CHECKPOINT,
+    "watermark": WATERMARK,
+    "car_timeout": CAR_TIMEOUT,
+    "starting_offsets": STARTING_OFFSETS,
+    "max_offsets_per_trigger": MAX_OFFSETS_PER_TRIGGER,
+    "bootstrap": KAFKA_BOOTSTRAP,
+    "registry": SCHEMA_REGISTRY_URL,
+    "telemetry_topic": TELEMETRY_TOPIC_SETTING,
+    "analytics_topic": ANALYTICS_TOPIC_SETTING,
+}
 
 
 def parse_duration_s(text: str, what: str) -> float:
     """Seconds in ``"5"``, ``"5s"``, ``"500ms"``, ``"2 min"``; ConfigError naming ``what``."""
-    match = _DURATION.match(str(text))
-    if not match:
-        raise ConfigError(f"{what}: expected a duration like 5s, 500ms or 2min, got {text!r}")
-    return float(match.group(1)) * _UNIT_S.get(match.group(2) or "s", 1.0)
+    try:
+        return duration_s(str(text))
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}, got {text!r}") from None
 
 
 def default_checkpoint() -> Path:
@@ -48,7 +103,7 @@ class Settings:
     car_timeout_s: float
     starting_offsets: str
     max_offsets_per_trigger: int | None
-    bootstrap: str
+    kafka_bootstrap: str
     registry_url: str
     topics: Topics
 
@@ -69,99 +124,32 @@ class Settings:
         return f"f1-analytics-{digest}"
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: str | None) -> Settings:
-        """Env vars, with ``overrides`` (flag values, None = not given) taking precedence."""
-        env = os.environ if env is None else env
-
-        def get(setting: tuple[str, str], flag: str) -> str:
-            given = overrides.get(flag)
-            if given is not None:
-                return str(given)
-            return env.get(setting[0]) or setting[1]
-
-        trigger_s = parse_duration_s(get(TRIGGER_INTERVAL, "trigger"), "trigger interval")
-        watermark_s = parse_duration_s(get(WATERMARK, "watermark"), "watermark delay")
-        timeout_s = parse_duration_s(get(CAR_TIMEOUT, "car_timeout"), "car timeout")
-        offsets = get(STARTING_OFFSETS, "starting_offsets")
-        if offsets not in ("earliest", "latest"):
-            raise ConfigError(f"starting offsets must be earliest or latest, got {offsets!r}")
-        max_text = get(MAX_OFFSETS_PER_TRIGGER, "max_offsets_per_trigger")
-        try:
-            max_offsets = int(max_text) if max_text else None
-        except ValueError:
-            raise ConfigError(f"max offsets per trigger: not an integer: {max_text!r}") from None
-        if max_offsets is not None and max_offsets < 1:
-            raise ConfigError(f"max offsets per trigger must be positive, got {max_offsets}")
-        checkpoint = get(CHECKPOINT, "checkpoint")
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Env vars, with ``overrides`` (flag values by the names in ``SETTINGS``; None = not
+        given) taking precedence."""
+        v = resolve_all(SETTINGS, overrides, env)
         return cls(
-            master=get(SPARK_MASTER, "master"),
-            trigger_s=trigger_s,
-            checkpoint=Path(checkpoint) if checkpoint else default_checkpoint(),
-            watermark_s=watermark_s,
-            car_timeout_s=timeout_s,
-            starting_offsets=offsets,
-            max_offsets_per_trigger=max_offsets,
-            bootstrap=get(endpoints.KAFKA_BOOTSTRAP, "bootstrap"),
-            registry_url=get(endpoints.SCHEMA_REGISTRY_URL, "registry"),
-            topics=Topics(
-                telemetry=get(TELEMETRY_TOPIC_SETTING, "telemetry_topic"),
-                analytics=get(ANALYTICS_TOPIC_SETTING, "analytics_topic"),
-            ),
+            master=v["master"],
+            trigger_s=v["trigger"],
+            checkpoint=Path(v["checkpoint"]) if v["checkpoint"] else default_checkpoint(),
+            watermark_s=v["watermark"],
+            car_timeout_s=v["car_timeout"],
+            starting_offsets=v["starting_offsets"],
+            max_offsets_per_trigger=v["max_offsets_per_trigger"],
+            kafka_bootstrap=v["bootstrap"],
+            registry_url=v["registry"],
+            topics=Topics(telemetry=v["telemetry_topic"], analytics=v["analytics_topic"]),
         )
-
-
-def _help(setting: tuple[str, str], what: str, default: str | None = None) -> str:
-    return f"{what} (env {setting[0]}, default {default or setting[1]})"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags behind each setting, with the env var and default in their help."""
-    add = parser.add_argument
-    add("--master", help=_help(SPARK_MASTER, "Spark master"))
-    add("--trigger", metavar="DURATION", help=_help(TRIGGER_INTERVAL, "micro-batch interval"))
-    add(
-        "--checkpoint",
-        metavar="DIR",
-        help=_help(CHECKPOINT, "checkpoint folder", "$F1_STATE_DIR/analytics/checkpoint"),
-    )
-    add(
-        "--watermark",
-        metavar="DURATION",
-        help=_help(WATERMARK, "how late (in event time) a record may arrive and still count"),
-    )
-    add(
-        "--car-timeout",
-        metavar="DURATION",
-        help=_help(CAR_TIMEOUT, "event time after a car's last record before its state goes"),
-    )
-    add(
-        "--starting-offsets",
-        choices=("earliest", "latest"),
-        help=_help(STARTING_OFFSETS, "where a new checkpoint starts reading"),
-    )
-    add(
-        "--max-offsets-per-trigger",
-        metavar="N",
-        help=_help(MAX_OFFSETS_PER_TRIGGER, "records per micro-batch at most", "unlimited"),
-    )
-    add("--bootstrap", help=_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers"))
-    add("--registry", help=_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL"))
-    add("--telemetry-topic", help=_help(TELEMETRY_TOPIC_SETTING, "topic to read"))
-    add("--analytics-topic", help=_help(ANALYTICS_TOPIC_SETTING, "topic to write lap summaries"))
+    metavars = {"checkpoint": "DIR", "max_offsets_per_trigger": "N"}
+    for name, setting in SETTINGS.items():
+        if setting.parse in (duration_s, positive_duration_s):
+            metavars[name] = "DURATION"
+        setting.add_to(parser, dest=name, metavar=metavars.get(name))
 
 
 def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
-    return Settings.from_env(
-        env,
-        master=args.master,
-        trigger=args.trigger,
-        checkpoint=args.checkpoint,
-        watermark=args.watermark,
-        car_timeout=args.car_timeout,
-        starting_offsets=args.starting_offsets,
-        max_offsets_per_trigger=args.max_offsets_per_trigger,
-        bootstrap=args.bootstrap,
-        registry=args.registry,
-        telemetry_topic=args.telemetry_topic,
-        analytics_topic=args.analytics_topic,
-    )
+    return Settings.from_env(env, **{name: getattr(args, name) for name in SETTINGS})

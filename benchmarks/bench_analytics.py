@@ -123,7 +123,7 @@ def latency(args: argparse.Namespace) -> int:
     trigger_s = parse_duration_s(args.trigger, "--trigger")
     ep = Endpoints.from_env()
     suffix = f"bench-{uuid.uuid4().hex[:8]}"
-    topics = make_topics(ep.kafka_bootstrap, ep.schema_registry_url, suffix, partitions=4)
+    topics = make_topics(ep.kafka_bootstrap, ep.registry_url, suffix, partitions=4)
     env = {
         **os.environ,
         "F1_TELEMETRY_TOPIC": topics.telemetry,
@@ -230,7 +230,7 @@ def _job_log(job: subprocess.Popen[str], batch_s: list[float]) -> None:
 
 
 def _read(ep: Endpoints, topic: str, arrivals: list[tuple[float, dict]]) -> None:
-    with SchemaRegistry(ep.schema_registry_url) as registry:
+    with SchemaRegistry(ep.registry_url) as registry:
         de = lap_summary_deserializer(registry)
         consumer = Consumer(
             {
@@ -258,11 +258,11 @@ def state(args: argparse.Namespace) -> int:
 
     ep = Endpoints.from_env()
     suffix = f"bench-{uuid.uuid4().hex[:8]}"
-    topics = make_topics(ep.kafka_bootstrap, ep.schema_registry_url, suffix)
+    topics = make_topics(ep.kafka_bootstrap, ep.registry_url, suffix)
     started = time.monotonic()
     session = Session(cars=args.cars, hz=args.hz, seed=1, session_id=suffix)
     batches = session.until_laps(args.laps)
-    values = encode_batches(ep.schema_registry_url, topics, batches)
+    values = encode_batches(ep.registry_url, topics, batches)
     produce_all(ep.kafka_bootstrap, topics.telemetry, values)
     produced_s = time.monotonic() - started
     ends = end_offsets(ep.kafka_bootstrap, topics.telemetry)
@@ -274,7 +274,7 @@ def state(args: argparse.Namespace) -> int:
             "SPARK_TRIGGER_INTERVAL": "1s",
             "F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER": str(args.per_batch),
             "F1_KAFKA_BOOTSTRAP": ep.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": ep.schema_registry_url,
+            "F1_SCHEMA_REGISTRY_URL": ep.registry_url,
         }
     )
     spark = build_session("bench-analytics-state")

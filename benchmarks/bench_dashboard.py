@@ -11,8 +11,8 @@ A fresh ``panel serve dashboard/app.py`` per measurement, fed by ``f1-simulate -
   frames and bytes are the websocket frames Chrome's DevTools log shows it received. On a
   small machine the browsers' own rendering competes with the server for the same cores.
 - ``protocol``: a client that speaks Bokeh's websocket protocol and only counts what
-  arrives (``dashboard.probe.ProtocolSession``): what the server delivers when the clients
-  cost nothing.
+  arrives (``integration_tests.dashboard_probe.ProtocolSession``): what the server
+  delivers when the clients cost nothing.
 
 A frame is one PATCH-DOC message (each frame is sent as one message). Server CPU is the
 ``panel serve`` process's user + system time over the window (psutil), as a share of one
@@ -40,7 +40,12 @@ sys.path.insert(0, str(REPO))
 import figures  # noqa: E402
 from figures import figure  # noqa: E402
 
-from dashboard.probe import Browser, PanelServer, ProtocolSession, WireStats  # noqa: E402
+from integration_tests.dashboard_probe import (  # noqa: E402
+    Browser,
+    PanelServer,
+    ProtocolSession,
+    WireStats,
+)
 
 BIN = Path(sys.executable).parent
 TARGET_FPS = 30.0

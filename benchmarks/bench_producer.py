@@ -40,11 +40,12 @@ from bench_simulator import machine_info
 from confluent_kafka import Producer
 from figures import figure
 
+from circuit import silverstone
 from producer import cli
 from producer.kafka_output import PRODUCER_TUNING, DeliveryStats, produce_all
-from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from runtime import endpoints
+from runtime.command import StopSignal
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
 from schemas.topics import Topics
@@ -77,7 +78,14 @@ def baseline(bootstrap: str, topic: str, records: int, size: int, keys: list[str
 def real_run(args: argparse.Namespace) -> tuple[float, int]:
     """Records/s and records of the producer's streaming loop at --rate max."""
     argv = ["--cars", str(args.cars), "--laps", str(args.laps), "--rate", "max"]
-    argv += ["--topic", args.topic, "--bootstrap", args.bootstrap, "--registry", args.registry]
+    argv += [
+        "--telemetry-topic",
+        args.topic,
+        "--bootstrap",
+        args.bootstrap,
+        "--registry",
+        args.registry,
+    ]
     settings = cli.Settings.from_args(cli.build_parser().parse_args(argv))
     sim = Simulation(
         silverstone(), settings.cars, seed=settings.seed, session_start_us=settings.session_start_us
@@ -89,7 +97,7 @@ def real_run(args: argparse.Namespace) -> tuple[float, int]:
     sink._producer.produce(args.topic, b"warm-up", b"warm-up")
     sink._producer.flush(10)
     start = time.perf_counter()
-    code = cli._stream(sim, sink, settings, cli.StopFlag())
+    code = cli.stream(sim, sink, settings, StopSignal())
     elapsed = time.perf_counter() - start
     if code != 0 or sink.stats.delivered != sink.stats.produced:
         raise SystemExit(f"producer run failed: exit {code}, {sink.stats}")
@@ -156,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print("command: python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]))
     print(
         f"real path: f1-simulate --cars {args.cars} --laps {args.laps} --rate max "
-        f"--topic {args.topic} (producer.cli._stream in this process)"
+        f"--topic {args.topic} (producer.cli.stream in this process)"
     )
     print(
         f"baseline: confluent-kafka, pre-serialized {size}-byte values, keys car-01..car-"

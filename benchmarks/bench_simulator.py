@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from figures import figure
 
+from circuit import silverstone
 from producer.cli import MAX_BLOCK_TICKS
-from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 
 

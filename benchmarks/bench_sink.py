@@ -38,14 +38,13 @@ from figures import figure
 from influxdb_client import InfluxDBClient, WritePrecision
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from circuit import silverstone
 from integration_tests.kafka_io import produce_all
-from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
-from schemas import cli as schemas_cli
-from schemas.column_decoder import ColumnDecoder
+from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
-from schemas.serde import telemetry_deserializer, telemetry_serializer
+from schemas.serde import ColumnDecoder, telemetry_deserializer, telemetry_serializer
 from schemas.topics import Topics
 from sinks import app
 from sinks.consumer_loop import SinkLoop
@@ -92,10 +91,7 @@ def setup_topics(e: Endpoints, tag: str) -> Topics:
     admin = AdminClient({"bootstrap.servers": e.kafka_bootstrap})
     for future in admin.create_topics([NewTopic(topics.telemetry, 1, 1)]).values():
         future.result(timeout=30)
-    args = ["register", "--registry", e.schema_registry_url]
-    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
-    if schemas_cli.main(args) != 0:
-        raise SystemExit("f1-schemas register failed")
+    register_all(e.registry_url, topics)
     return topics
 
 
@@ -113,7 +109,9 @@ def delete_topics(e: Endpoints, made: list[Topics]) -> None:
 class Buckets:
     def __init__(self, e: Endpoints) -> None:
         self.e = e
-        self.client = InfluxDBClient(url=e.influx_url, token=e.influx_token, org=e.influx_org)
+        self.client = InfluxDBClient(
+            url=e.influx_url, token=e.influx_token.reveal(), org=e.influx_org
+        )
         self.made: list = []
 
     def new(self, name: str) -> str:
@@ -192,7 +190,9 @@ class CpuMeter:
 
 def direct_round(e: Endpoints, bucket: str, bodies: list[bytes], n: int, meter: CpuMeter) -> Round:
     """influxdb-client writing the same line protocol, same batch size."""
-    with InfluxDBClient(url=e.influx_url, token=e.influx_token, org=e.influx_org) as client:
+    with InfluxDBClient(
+        url=e.influx_url, token=e.influx_token.reveal(), org=e.influx_org
+    ) as client:
         write = client.write_api(write_options=SYNCHRONOUS)
         meter.start()
         started = time.perf_counter()
@@ -249,7 +249,7 @@ def _settings(
     """The sink's settings against this run's topics and bucket, in a fresh consumer group."""
     return SinkSettings.from_env(
         kafka_bootstrap=e.kafka_bootstrap,
-        schema_registry_url=e.schema_registry_url,
+        registry_url=e.registry_url,
         influx_url=e.influx_url,
         influx_bucket=bucket,
         telemetry_topic=topics.telemetry,
@@ -292,7 +292,7 @@ def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict
     while loop.stats.lag is None and time.monotonic() < deadline:
         sink.check()
         time.sleep(0.1)
-    with SchemaRegistry(e.schema_registry_url) as registry:
+    with SchemaRegistry(e.registry_url) as registry:
         serializer = telemetry_serializer(registry, topics)
     producer = Producer(
         {
@@ -374,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sim = Simulation(silverstone(), n_cars=CARS, hz=HZ, seed=1, session_id=f"bench-{tag}")
         records = contract_records(sim, -(-args.records // CARS))[: args.records]
-        with SchemaRegistry(e.schema_registry_url) as registry:
+        with SchemaRegistry(e.registry_url) as registry:
             serializer = telemetry_serializer(registry, topics)
             values = [(r["car_id"].encode(), serializer.encode(r)) for r in records]
             # The baseline writes exactly what the sink writes: the decoded records' lines.

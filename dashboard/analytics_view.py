@@ -16,6 +16,7 @@ import panel as pn
 from bokeh.layouts import column
 from bokeh.models import (
     ColumnDataSource,
+    DataRange1d,
     DataTable,
     Div,
     FactorRange,
@@ -45,9 +46,7 @@ HISTORY_REFRESH_S = 30
 
 
 class AnalyticsView:
-    def __init__(
-        self, model: GridModel, history: HistorySource, topics: Topics, lap_length_m: float
-    ) -> None:
+    def __init__(self, model: GridModel, history: HistorySource, topics: Topics) -> None:
         self.model = model
         self.history = history
         self.topics = topics
@@ -68,7 +67,7 @@ class AnalyticsView:
             width=1100,
         )
         self._build_table()
-        self._build_comparison(lap_length_m)
+        self._build_comparison()
         self.lap_a = pn.widgets.Select(name="Lap A", options={}, width=330)
         self.lap_b = pn.widgets.Select(name="Lap B", options={}, width=330)
         self.lap_a.param.watch(lambda _e: self._compare(), "value")
@@ -109,7 +108,7 @@ class AnalyticsView:
             stylesheets=[_TABLE_CSS],
         )
 
-    def _build_comparison(self, lap_length_m: float) -> None:
+    def _build_comparison(self) -> None:
         self.compare_source = {
             "a": ColumnDataSource({"distance_m": [], "speed_kmh": []}),
             "b": ColumnDataSource({"distance_m": [], "speed_kmh": []}),
@@ -118,7 +117,9 @@ class AnalyticsView:
             "Speed vs lap distance \u00b7 lap A over lap B",
             width=900,
             height=300,
-            x_range=Range1d(0, lap_length_m),
+            # From the line to the end of the longer lap shown: the laps compared may be on a
+            # circuit the pit wall only knows from the stream.
+            x_range=DataRange1d(start=0.0, range_padding=0.0),
             y_range=Range1d(0, 360),
         )
         theme.distance_line(fig, "speed_kmh", self.compare_source["b"], theme.LAP_B, "Lap B")

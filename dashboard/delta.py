@@ -26,12 +26,16 @@ def delta_on_grid(current_t: np.ndarray, reference_t: np.ndarray) -> np.ndarray:
 
 def delta_window(current: DistanceTrace, reference: DistanceTrace | None, lo: int) -> np.ndarray:
     """The delta for the current lap's filled points from index ``lo`` on (NaN without a
-    reference)."""
+    reference, and past the reference's end)."""
     window = current.window(lo)
-    if reference is None or reference.size != current.size:
-        return np.full(window["t_s"].shape, np.nan)
+    ref_t = np.full(window["t_s"].shape, np.nan)
+    if reference is None or reference.step_m != current.step_m:
+        return ref_t
+    # Both grids start at the line with the same step: index i is the same distance in both,
+    # whatever size each grid has grown to.
     first = max(lo, current.start)
-    ref_t = reference.values["t_s"][first : first + window["t_s"].size]
+    known = reference.values["t_s"][first : first + ref_t.size]
+    ref_t[: known.size] = known
     return delta_on_grid(window["t_s"], ref_t)
 
 

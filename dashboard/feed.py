@@ -35,8 +35,10 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+import circuit
 from dashboard.model import GridModel
 from dashboard.settings import Settings
+from runtime.kafka import client_config
 from schemas.registry import RegistryUnavailableError, SchemaRegistry, probe
 from schemas.serde import (
     Deserializer,
@@ -110,8 +112,7 @@ class RecordDecoder:
 
 
 def consumer_config(bootstrap: str, on_error: Callable[[KafkaError], None]) -> dict[str, Any]:
-    return {
-        "bootstrap.servers": bootstrap,
+    return client_config(bootstrap) | {
         # A fresh group per process: never shares partitions with another dashboard, never
         # commits; "latest" only matters for partitions without a catch-up offset.
         "group.id": f"f1-dashboard-{uuid.uuid4().hex[:12]}",
@@ -147,7 +148,7 @@ class Feed(threading.Thread):
         self.model = model
         self._endpoints = settings.endpoints
         self._registry = registry or SchemaRegistry(
-            self._endpoints.schema_registry_url, timeout_s=2.0, retries=0
+            self._endpoints.registry_url, timeout_s=2.0, retries=0
         )
         self._telemetry = RecordDecoder(telemetry_deserializer(self._registry), model)
         self._summaries = RecordDecoder(lap_summary_deserializer(self._registry), model)
@@ -366,7 +367,7 @@ class Feed(threading.Thread):
     # --- registry health (its own thread: a probe may take its whole timeout) -------------------
 
     def _probe_loop(self) -> None:
-        url = self._endpoints.schema_registry_url
+        url = self._endpoints.registry_url
         while not self._stopping.is_set():
             problem = probe(url, timeout_s=1.5)
             with self.model.lock:
@@ -396,6 +397,12 @@ def _shutdown(feed: Feed) -> None:
     feed.join(timeout=3.0)
 
 
+def new_model(settings: Settings) -> GridModel:
+    """An empty model for the configured circuit (``F1_TRACK``, else Silverstone): the map
+    draws it while the stream fits it, and what the stream shows when it does not."""
+    return GridModel(circuit.load(settings.track), settings.trace_step_m)
+
+
 _lock = threading.Lock()
 _shared: tuple[GridModel, Feed] | None = None
 
@@ -409,19 +416,18 @@ def shared_feed(settings: Settings | None = None) -> tuple[GridModel, Feed]:
     global _shared
     with _lock:
         if _shared is None:
-            from producer.silverstone import silverstone
-
             settings = settings or Settings.from_env()
-            model = GridModel(silverstone().length_m, settings.trace_step_m)
+            model = new_model(settings)
             feed = Feed(settings, model)
             feed.start()
             atexit.register(_shutdown, feed)
             log.info(
-                "dashboard feed started: %s, topics %s and %s, catch-up %.0f s",
+                "dashboard feed started: %s, topics %s and %s, catch-up %.0f s, circuit %s",
                 settings.endpoints.kafka_bootstrap if settings.endpoints else "?",
                 settings.topics.telemetry,
                 settings.topics.analytics,
                 settings.catchup_s,
+                model.track.name if model.track else "from the stream",
             )
             _shared = (model, feed)
         return _shared

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dashboard.circuit_shape import CircuitShape
 from dashboard.delta import delta_live, delta_window
 from dashboard.model import CarState, CompletedLap, GridModel
 from dashboard.traces import every_nth
@@ -87,6 +88,7 @@ class Frame:
     """The increments for one session; empty fields mean "unchanged"."""
 
     cars: list[tuple[str, str]] | None = None  # (car id, driver) when the grid changed
+    circuit: CircuitShape | None = None  # the map and distance axes, when they changed
     positions: dict[str, list[Any]] | None = None  # x, y of every car, in ``cars`` order
     selected: str | None = None
     trace_reset: bool = False  # replace (not extend) the lap trace and the delta
@@ -101,6 +103,7 @@ class Frame:
     def empty(self) -> bool:
         return not (
             self.cars is not None
+            or self.circuit is not None
             or self.positions is not None
             or self.trace_reset
             or self.trace
@@ -118,6 +121,7 @@ class FrameReader:
         self.selected = selected
         self._version = -1
         self._cars: list[tuple[str, str]] = []
+        self._circuit: CircuitShape | None = None
         self._lap_serial = -1
         self._trace_end = 0
         self._reference: CompletedLap | None = None
@@ -153,6 +157,10 @@ class FrameReader:
         if cars != self._cars:
             self._cars = cars
             frame.cars = cars
+        circuit = model.circuit(active[0].session_id if active else None)
+        if circuit is not self._circuit:
+            self._circuit = circuit
+            frame.circuit = circuit
         if self.selected not in {c for c, _ in cars}:
             self.select(cars[0][0] if cars else None)
         frame.selected = self.selected

@@ -4,8 +4,10 @@ A Panel server plugin: ``panel serve dashboard/app.py --plugins dashboard.health
 ``f1-stack demo`` starts it). The answer is the feed's state (Kafka, registry, messages,
 lag, records skipped) and, per car of every session in memory, how many records the
 buffers took in, the lap it is on and the laps it completed; plus the lap summaries held
-per session. The HTTP status is 200 while Kafka is reachable and 503 when it is not, so a
-load balancer or a supervisor can use it as a readiness check.
+per session; and the circuit the map draws for the current session (its name, whether it is
+learned from the stream, its lap length and sector starts, how much outline is known). The
+HTTP status is 200 while Kafka is reachable and 503 when it is not, so a load balancer or a
+supervisor can use it as a readiness check.
 
 Calling it starts the process's feed if no browser session has yet, so the buffers fill
 from server start when something polls it.
@@ -17,6 +19,7 @@ import json
 from collections import Counter
 from typing import Any
 
+import numpy as np
 from tornado.web import RequestHandler
 
 from dashboard.feed import log_to_server, shared_feed
@@ -43,6 +46,7 @@ def snapshot(model: GridModel) -> dict[str, Any]:
             for car in sorted(model.cars.values(), key=lambda c: (c.session_id, c.car_id))
         ]
         summaries = Counter(session for session, _car, _lap in model.laps.rows)
+        circuit = model.circuit()
         return {
             "kafka": status.broker,
             "registry": status.registry,
@@ -56,6 +60,14 @@ def snapshot(model: GridModel) -> dict[str, Any]:
             "last_error": status.last_error,
             "cars": cars,
             "lap_summaries": dict(summaries),
+            "circuit": {
+                "name": circuit.name,
+                "learned": circuit.learned,
+                "lap_length_m": circuit.lap_length_m,
+                "sector_starts_m": list(circuit.sector_starts_m),
+                "outline_points": int(np.isfinite(circuit.x).sum()),
+                "outline_closed": circuit.closed,
+            },
         }
 
 
@@ -70,4 +82,4 @@ class HealthHandler(RequestHandler):
 
 
 # Read by ``panel serve --plugins``.
-ROUTES = [("/health", HealthHandler, {})]
+ROUTES: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [("/health", HealthHandler, {})]

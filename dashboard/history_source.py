@@ -1,7 +1,7 @@
 """Lap history from InfluxDB, when the storage sink is installed and InfluxDB answers.
 
 Optional by design: the dashboard depends only on Kafka and the registry. When
-``sinks.history`` cannot be imported or InfluxDB is down, every request answers ``None`` and
+``storage.history`` cannot be imported or InfluxDB is down, every request answers ``None`` and
 the analytics tab uses what the live feed kept in memory. Queries run in one worker thread so
 a slow InfluxDB never stalls a browser session.
 """
@@ -27,16 +27,15 @@ Trace = tuple[np.ndarray, np.ndarray]
 
 
 class HistorySource:
-    def __init__(self, endpoints: Endpoints, lap_length_m: float, step_m: float) -> None:
+    def __init__(self, endpoints: Endpoints, step_m: float) -> None:
         self._endpoints = endpoints
-        self._lap_length_m = lap_length_m
         self._step_m = step_m
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="f1-dashboard-history")
         self._down_until = 0.0
         self.last_error = ""
         self._history_cls: Any = None
         try:
-            from sinks.history import History
+            from storage.history import History
 
             self._history_cls = History
         except Exception as exc:  # the sink is optional: any import problem means "not there"
@@ -59,7 +58,8 @@ class HistorySource:
 
     def _client(self) -> Any:
         e = self._endpoints
-        return self._history_cls(e.influx_url, e.influx_token, e.influx_org, e.influx_bucket)
+        token = e.influx_token.reveal()
+        return self._history_cls(e.influx_url, token, e.influx_org, e.influx_bucket)
 
     def _failed(self, exc: Exception) -> None:
         self.last_error = f"InfluxDB history: {exc}"
@@ -82,12 +82,11 @@ class HistorySource:
             return None
         if df.empty:
             return None
-        return resample(
-            df["lap_distance_m"].to_numpy(),
-            df["speed_kmh"].to_numpy(),
-            self._lap_length_m,
-            self._step_m,
-        )
+        distance = df["lap_distance_m"].to_numpy()
+        if not distance.max() > 0.0:
+            return None
+        # The grid reaches as far as the stored lap does: no circuit length is needed.
+        return resample(distance, df["speed_kmh"].to_numpy(), float(distance.max()), self._step_m)
 
     def _lap_summaries(self, session: str) -> list[dict[str, Any]]:
         if not self._usable():

@@ -22,6 +22,7 @@ from bokeh.models import (
 from bokeh.models.layouts import LayoutDOM
 
 from dashboard import theme
+from dashboard.circuit_shape import CircuitShape
 from dashboard.frames import TRAIL_POINTS, Frame
 from dashboard.readout_board import ReadoutBoard
 from schemas.channels import channel
@@ -29,7 +30,15 @@ from schemas.channels import channel
 TRACE_COLUMNS = ("distance_m", "speed_kmh", "throttle", "brake", "delta")
 REF_COLUMNS = ("distance_m", "speed_kmh", "throttle", "brake")
 TRACE_WIDTH = 1240
-OUTLINE_STEP_M = 20.0
+# The distance axes before the first frame says which circuit.
+DEFAULT_AXIS_M = 1000.0
+MAP_PAD_M = 120.0
+# The line across the track at the start line and each sector start: half its length, and
+# how far beside the track its label sits.
+MARK_HALF_M = 45.0
+MARK_LABEL_M = 80.0
+# Plot area of the map inside its figure (title and borders), for metres as wide as high.
+MAP_FRAME_PX = (450, 370)
 NO_REFERENCE = "No reference lap yet: the car's best complete lap appears here once it has one"
 
 
@@ -46,55 +55,61 @@ def _empty(columns: tuple[str, ...]) -> dict[str, list[Any]]:
 class LiveView:
     """All live figures of one session and how a :class:`Frame` changes them."""
 
-    def __init__(self, track: Any, lap_length_m: float) -> None:
-        self.track = track
-        self.lap_length_m = lap_length_m
+    def __init__(self, circuit: CircuitShape | None = None) -> None:
+        self.circuit: CircuitShape | None = None
+        self._axis_m = DEFAULT_AXIS_M
         self._car_ids: list[str] = []
         self._selected: str | None = None
         self._build_track_map()
         self._build_gg()
         self._build_traces()
         self._build_readouts()
+        if circuit is not None:
+            self.show_circuit(circuit)
 
     # --- construction ------------------------------------------------------------------------
 
     def _build_track_map(self) -> None:
-        t = self.track
-        pad = 120.0
+        # The circuit's outline, sectors and marks are data, set by show_circuit: the stream
+        # may be on a circuit other than the configured one, learned as it goes.
         fig = theme.themed_figure(
-            "Track map \u00b7 Silverstone",
+            "Track map",
             width=470,
             height=420,
-            match_aspect=True,
-            x_range=Range1d(float(t.x.min() - pad), float(t.x.max() + pad)),
-            # Extra room at the top for the sector legend.
-            y_range=Range1d(float(t.y.min() - pad), float(t.y.max() + 2.5 * pad)),
+            x_range=Range1d(-500.0, 500.0),
+            y_range=Range1d(-500.0, 500.0),
         )
         fig.axis.visible = False
         fig.grid.visible = False
-        # One point every ~OUTLINE_STEP_M: the map repaints every frame, and a browser
-        # without a GPU pays for every vertex of every line each time.
-        every = max(1, round(OUTLINE_STEP_M / t.spacing_m))
-        s_pts = np.append(t.s[::every], t.length_m)
-        xs, ys = t.position(s_pts)
-        fig.line(xs, ys, line_width=14, color="#2b3240", line_cap="round")
-        bounds = [*t.sector_starts_m, t.length_m]
+        self.outline_source = ColumnDataSource({"x": [], "y": []}, name="track-outline")
+        fig.line(
+            "x", "y", source=self.outline_source, line_width=14, color="#2b3240", line_cap="round"
+        )
+        self.sector_sources = []
         for k, colour in enumerate(theme.SECTOR_COLOURS, start=1):
-            inside = (s_pts >= bounds[k - 1]) & (s_pts <= bounds[k])
-            sx, sy = t.position(np.concatenate([[bounds[k - 1]], s_pts[inside], [bounds[k]]]))
-            fig.line(sx, sy, line_width=3, color=colour, alpha=0.85, legend_label=f"Sector {k}")
-        bx, by, lx, ly, labels = [], [], [], [], []
-        for k, start in enumerate(t.sector_starts_m, start=1):
-            x0, y0 = (float(v) for v in t.position(start))
-            h = float(t.heading_at(start))
-            nx, ny = -math.sin(h), math.cos(h)
-            bx.append([x0 - 45 * nx, x0 + 45 * nx])
-            by.append([y0 - 45 * ny, y0 + 45 * ny])
-            lx.append(x0 + 80 * nx)
-            ly.append(y0 + 80 * ny)
-            labels.append("S/F" if k == 1 else f"S{k}")
-        fig.multi_line(bx, by, line_width=3, color=theme.TEXT)
-        fig.text(lx, ly, text=labels, text_color=theme.TEXT, text_font_size="11px", anchor="center")
+            source = ColumnDataSource({"x": [], "y": []}, name=f"track-sector-{k}")
+            fig.line(
+                "x",
+                "y",
+                source=source,
+                line_width=3,
+                color=colour,
+                alpha=0.85,
+                legend_label=f"Sector {k}",
+            )
+            self.sector_sources.append(source)
+        self.marks_source = ColumnDataSource({"xs": [], "ys": []}, name="track-marks")
+        fig.multi_line("xs", "ys", source=self.marks_source, line_width=3, color=theme.TEXT)
+        self.mark_labels = ColumnDataSource({"x": [], "y": [], "text": []})
+        fig.text(
+            "x",
+            "y",
+            text="text",
+            source=self.mark_labels,
+            text_color=theme.TEXT,
+            text_font_size="11px",
+            anchor="center",
+        )
         self.cars_source = ColumnDataSource(
             {"x": [], "y": [], "colour": [], "driver": [], "size": [], "line": []}
         )
@@ -131,6 +146,7 @@ class LiveView:
         theme.style_legend(fig)
         fig.legend.location = "top_left"
         fig.legend.orientation = "horizontal"
+        fig.legend.visible = False
         self.track_map = fig
 
     def _build_gg(self) -> None:
@@ -174,14 +190,12 @@ class LiveView:
 
     def _build_traces(self) -> None:
         width = TRACE_WIDTH
-        x_range = Range1d(0, self.lap_length_m)
+        x_range = Range1d(0, self._axis_m, name="lap-distance")
+        self.distance_range = x_range
         # Named so tests and tools can read them from the browser's document.
         self.trace_source = ColumnDataSource(_empty(TRACE_COLUMNS), name="current-lap")
         self.ref_source = ColumnDataSource(_empty(REF_COLUMNS), name="reference-lap")
-        sector_spans = [
-            Span(location=s, dimension="height", line_color="#3a4354", line_dash="dashed")
-            for s in self.track.sector_starts_m[1:]
-        ]
+        self.sector_spans: list[list[Span]] = [[], []]  # sector 2 and 3 starts, every figure
 
         speed = theme.themed_figure(
             "Speed vs lap distance \u00b7 current lap over the best lap",
@@ -238,7 +252,15 @@ class LiveView:
         self._show_no_reference(True)
         delta.xaxis.axis_label = _axis_label("lap_distance_m")
         for fig in (speed, pedals, delta):
-            for span in sector_spans:
+            for spans in self.sector_spans:
+                span = Span(
+                    location=0.0,
+                    dimension="height",
+                    line_color="#3a4354",
+                    line_dash="dashed",
+                    visible=False,
+                )
+                spans.append(span)
                 fig.add_layout(span)
             theme.style_legend(fig)
         self.speed_fig, self.pedal_fig, self.delta_fig = speed, pedals, delta
@@ -253,14 +275,77 @@ class LiveView:
     def _show_no_reference(self, show: bool) -> None:
         for source, y in self.no_reference:
             if show:
-                source.data = {"x": [self.lap_length_m / 2], "y": [y], "text": [NO_REFERENCE]}
+                source.data = {"x": [self._axis_m / 2], "y": [y], "text": [NO_REFERENCE]}
             else:
                 source.data = {"x": [], "y": [], "text": []}
+
+    # --- the circuit ----------------------------------------------------------------------------
+
+    def show_circuit(self, circuit: CircuitShape) -> None:
+        """Draw the map, the sector marks and the distance axes of ``circuit``."""
+        self.circuit = circuit
+        self.track_map.title.text = map_title(circuit)
+        x, y = circuit.outline
+        self.outline_source.data = {"x": x, "y": y}
+        sectors = circuit.sector_starts_m if circuit.lap_length_m is not None else ()
+        bounds = [*sectors, circuit.lap_length_m]
+        for k, source in enumerate(self.sector_sources):
+            if not sectors:
+                source.data = {"x": [], "y": []}
+                continue
+            lo, hi = bounds[k], bounds[k + 1]
+            d = circuit.distance_m
+            sx, sy = circuit.position(np.concatenate([[lo], d[(d > lo) & (d < hi)], [hi]]))
+            source.data = {"x": sx, "y": sy}
+        self.track_map.legend.visible = bool(sectors)
+        self._show_marks(circuit, sectors or (0.0,))
+        self._fit_map(circuit.bounds())
+        self._axis_m = circuit.axis_m
+        self.distance_range.end = circuit.axis_m
+        for spans, start in zip(self.sector_spans, (sectors or (0.0,) * 3)[1:], strict=True):
+            for span in spans:
+                span.location = start
+                span.visible = bool(sectors)
+        self._show_no_reference(bool(self.no_reference[0][0].data["text"]))
+
+    def _show_marks(self, circuit: CircuitShape, starts: tuple[float, ...]) -> None:
+        """A line across the track at the start line and each sector start (where the outline
+        there is known), labelled beside the track."""
+        xs, ys, lx, ly, labels = [], [], [], [], []
+        for k, start in enumerate(starts, start=1):
+            (x0, x1, x2), (y0, y1, y2) = circuit.position(np.array([start, start - 5, start + 5]))
+            norm = math.hypot(x2 - x1, y2 - y1)
+            if not (math.isfinite(x0) and math.isfinite(norm)) or norm == 0.0:
+                continue
+            nx, ny = -(y2 - y1) / norm, (x2 - x1) / norm
+            xs.append([x0 - MARK_HALF_M * nx, x0 + MARK_HALF_M * nx])
+            ys.append([y0 - MARK_HALF_M * ny, y0 + MARK_HALF_M * ny])
+            lx.append(x0 + MARK_LABEL_M * nx)
+            ly.append(y0 + MARK_LABEL_M * ny)
+            labels.append("S/F" if k == 1 else f"S{k}")
+        self.marks_source.data = {"xs": xs, "ys": ys}
+        self.mark_labels.data = {"x": lx, "y": ly, "text": labels}
+
+    def _fit_map(self, bounds: tuple[float, float, float, float] | None) -> None:
+        """Map ranges around the outline, a metre as long across as up (extra room at the top
+        for the sector legend)."""
+        if bounds is None:
+            return
+        x0, x1, y0, y1 = bounds
+        x0, x1, y0, y1 = x0 - MAP_PAD_M, x1 + MAP_PAD_M, y0 - MAP_PAD_M, y1 + 2.5 * MAP_PAD_M
+        w_px, h_px = MAP_FRAME_PX
+        m_per_px = max((x1 - x0) / w_px, (y1 - y0) / h_px)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        fig = self.track_map
+        fig.x_range.start, fig.x_range.end = cx - m_per_px * w_px / 2, cx + m_per_px * w_px / 2
+        fig.y_range.start, fig.y_range.end = cy - m_per_px * h_px / 2, cy + m_per_px * h_px / 2
 
     # --- frames -------------------------------------------------------------------------------
 
     def apply(self, frame: Frame) -> None:
         """Apply one frame's increments (call inside a held document, one message per frame)."""
+        if frame.circuit is not None:
+            self.show_circuit(frame.circuit)
         if frame.cars is not None:
             self._car_ids = [c for c, _ in frame.cars]
             n = len(frame.cars)
@@ -314,3 +399,14 @@ class LiveView:
                 sign = frame.text["delta_sign"]
                 colours = {"delta": {"loss": theme.LOSS, "gain": theme.GAIN}.get(sign, theme.TEXT)}
             self.board.update(texts, colours)
+
+
+def map_title(circuit: CircuitShape) -> str:
+    """The map's title: the circuit's name, or how an unknown one is drawn (the header names
+    it) and its length once the stream has shown it."""
+    if not circuit.learned:
+        return f"Track map \u00b7 {circuit.name}"
+    title = "Track map \u00b7 from the cars' positions"
+    if circuit.lap_length_m is None:
+        return title
+    return f"{title} \u00b7 {circuit.lap_length_m:,.0f} m"

@@ -6,7 +6,8 @@ lock is held for microseconds on either side.
 
 Per car: the latest record, a ring buffer of recent samples (the G-G trail), the current
 lap resampled by distance, the best complete lap as the reference, and the last few
-completed laps (for lap comparison without InfluxDB).
+completed laps (for lap comparison without InfluxDB). Per session: the circuit its records
+are on (:mod:`dashboard.circuit_watch`), which the map and the distance axes draw.
 """
 
 from __future__ import annotations
@@ -21,12 +22,20 @@ from typing import Any
 
 import numpy as np
 
+from circuit import Track
+from circuit.lap_line import crossing_share, crossing_time, line_total_m
+from dashboard.circuit_shape import CircuitShape
+from dashboard.circuit_watch import CircuitWatch
 from dashboard.traces import TRACE_FIELDS, DistanceTrace
 
 Record = Mapping[str, Any]
 
 # Values interpolated to the instant a car crosses the line (besides the time itself).
 _CROSSING_FIELDS = ("speed_kmh", "throttle", "brake")
+# Traces are first sized for this lap when no circuit is configured (they grow as needed).
+EXPECTED_LAP_M = 1000.0
+# Sessions whose circuit is kept (the newest ones).
+KEEP_SESSIONS = 8
 
 
 class RecentSamples:
@@ -68,9 +77,9 @@ class CarState:
 
     TRAIL_FIELDS = ("g_lat", "g_long")
 
-    def __init__(self, car_id: str, lap_length_m: float, step_m: float, keep_laps: int = 30):
+    def __init__(self, car_id: str, expected_lap_m: float, step_m: float, keep_laps: int = 30):
         self.car_id = car_id
-        self.lap_length_m = lap_length_m
+        self.expected_lap_m = expected_lap_m  # what traces are first sized for
         self.step_m = step_m
         self.driver = ""
         self.session_id = ""
@@ -87,7 +96,7 @@ class CarState:
         self.records = 0  # received in this session, for the health endpoint
 
     def _new_trace(self) -> DistanceTrace:
-        return DistanceTrace(self.lap_length_m, self.step_m, TRACE_FIELDS)
+        return DistanceTrace(self.expected_lap_m, self.step_m, TRACE_FIELDS)
 
     def _reset(self, record: Record) -> None:
         self.session_id = record["session_id"]
@@ -144,24 +153,25 @@ class CarState:
         self.lap_serial += 1
 
     def _cross_line(self, prev: Record, record: Record) -> None:
-        """Close the lap ``prev`` was on and open the one ``record`` is on, interpolating the
-        instant of crossing the line between the two samples."""
-        line_total = record["total_distance_m"] - record["lap_distance_m"]
-        span = record["total_distance_m"] - prev["total_distance_m"]
-        consecutive = int(record["lap"]) == self.lap + 1 and span > 0
-        if (
-            not consecutive
-            or not prev["total_distance_m"] <= line_total <= record["total_distance_m"]
-        ):
-            # Records missing around the line: the new lap's start is unknown.
+        """Close the lap ``prev`` was on and open the one ``record`` is on, at the instant of
+        crossing the line (:mod:`circuit.lap_line`)."""
+        if int(record["lap"]) != self.lap + 1:
+            # Laps missing between the two records: the new lap's start is unknown.
             self._start_lap(int(record["lap"]), None)
             return
-        w = (line_total - prev["total_distance_m"]) / span
-        cross_us = prev["timestamp"] + w * (record["timestamp"] - prev["timestamp"])
+        before, after, past = (
+            prev["total_distance_m"],
+            record["total_distance_m"],
+            record["lap_distance_m"],
+        )
+        cross_us = crossing_time(prev["timestamp"], before, record["timestamp"], after, past)
+        w = crossing_share(before, after, past)
         at_line = {f: prev[f] + w * (record[f] - prev[f]) for f in _CROSSING_FIELDS}
-        end_distance = prev["lap_distance_m"] + (line_total - prev["total_distance_m"])
+        # The line in the ending lap's distance: that lap's length as the car drove it.
+        end_distance = prev["lap_distance_m"] + (line_total_m(after, past) - before)
         lap_time = self.lap_elapsed_s(cross_us)
         self.trace.add(end_distance, {**at_line, "t_s": lap_time})
+        self.trace.finish()
         if self.trace.complete_from_start and not math.isnan(lap_time):
             done = CompletedLap(self.lap, lap_time, self.trace)
             self.last = done
@@ -234,15 +244,21 @@ class LapBook:
 
 
 class GridModel:
-    """All cars of the live session plus the lap book and the feed's status."""
+    """All cars of the live session, the circuit of each session, the lap book and the feed's
+    status.
+
+    ``track`` is the configured circuit (``F1_TRACK``, else Silverstone): what the map draws
+    while a session's records fit it. None: every session's circuit is learned from its
+    records.
+    """
 
     def __init__(
         self,
-        lap_length_m: float,
+        track: Track | None = None,
         step_m: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.lap_length_m = lap_length_m
+        self.track = track
         self.step_m = step_m
         self.lock = threading.RLock()
         self.cars: dict[str, CarState] = {}
@@ -250,22 +266,47 @@ class GridModel:
         self.status = FeedStatus()
         self.version = 0
         self._clock = clock
+        self._expected_lap_m = track.length_m if track is not None else EXPECTED_LAP_M
+        self._circuits: dict[str, CircuitWatch] = {}
+        self._no_session = CircuitWatch(track)  # drawn before any record arrives
 
     def ingest(self, records: Iterable[Record]) -> int:
         """Feed telemetry records (call with the lock held or from one thread); how many."""
         now = self._clock()
         n = 0
+        watched: dict[int, CircuitWatch] = {}
         for record in records:
             car = self.cars.get(record["car_id"])
             if car is None:
                 car = self.cars[record["car_id"]] = CarState(
-                    record["car_id"], self.lap_length_m, self.step_m
+                    record["car_id"], self._expected_lap_m, self.step_m
                 )
+            session = record["session_id"]
+            watch = self._circuits.get(session) or self._watch(session)
+            watch.observe(car.latest if car.session_id == session else None, record)
+            watched[id(watch)] = watch
             car.ingest(record, now)
             n += 1
+        for watch in watched.values():
+            watch.settle()
         if n:
             self.version += 1
         return n
+
+    def _watch(self, session: str) -> CircuitWatch:
+        watch = self._circuits[session] = CircuitWatch(self.track)
+        while len(self._circuits) > KEEP_SESSIONS:
+            self._circuits.pop(next(iter(self._circuits)))  # the oldest session
+        return watch
+
+    def circuit(self, session: str | None = None) -> CircuitShape:
+        """What the map draws for ``session``: by default the current session's circuit, else
+        the last session's, else the configured one."""
+        session = session if session is not None else self.current_session()
+        watch = self._circuits.get(session) if session is not None else None
+        if watch is None:
+            watch = next(reversed(self._circuits.values()), self._no_session)
+        return watch.shape
 
     def active_cars(self, stale_after_s: float = 30.0) -> list[CarState]:
         """Cars of the newest session heard from in the last ``stale_after_s``, by car id."""

@@ -8,6 +8,7 @@ and each frame goes out as one websocket message (the document is held while it 
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable
@@ -46,13 +47,22 @@ TABS_CSS = f"""
 _history: HistorySource | None = None
 
 
-def _shared_history(settings: Settings, lap_length_m: float, step_m: float) -> HistorySource:
+def _shared_history(settings: Settings, step_m: float) -> HistorySource:
     """One InfluxDB history source (and its worker thread) per process, like the feed."""
     global _history
     if _history is None:
         assert settings.endpoints is not None
-        _history = HistorySource(settings.endpoints, lap_length_m, step_m)
+        _history = HistorySource(settings.endpoints, step_m)
     return _history
+
+
+def _title_html(circuit_name: str) -> str:
+    return (
+        "<div style='font-size:22px;font-weight:800;letter-spacing:0.04em'>"
+        f"<span style='color:{theme.ACCENT}'>F1</span> PIT WALL"
+        f"<span style='color:{theme.MUTED};font-size:13px;font-weight:400'>"
+        f" \u00b7 {html.escape(circuit_name)} \u00b7 live telemetry</span></div>"
+    )
 
 
 def _periodic(callback: Callable[[], None], period_ms: int) -> PeriodicCallback:
@@ -66,17 +76,16 @@ def _periodic(callback: Callable[[], None], period_ms: int) -> PeriodicCallback:
 
 class Page:
     def __init__(self) -> None:
-        from producer.silverstone import silverstone
-
         self.model, feed = shared_feed()
         self.settings = feed.settings
-        track = silverstone()
-        self.live = LiveView(track, self.model.lap_length_m)
+        # The circuit comes with the first frame (and again whenever it changes).
+        self.live = LiveView()
         self.reader = FrameReader()
-        history = _shared_history(self.settings, self.model.lap_length_m, self.model.step_m)
-        self.analytics = AnalyticsView(
-            self.model, history, self.settings.topics, self.model.lap_length_m
-        )
+        history = _shared_history(self.settings, self.model.step_m)
+        self.analytics = AnalyticsView(self.model, history, self.settings.topics)
+        with self.model.lock:
+            circuit_name = self.model.circuit().name
+        self.title = pn.pane.HTML(_title_html(circuit_name), width=520)
         self.car_select = pn.widgets.Select(name="Car", options={}, width=240)
         self.car_select.param.watch(self._on_select, "value")
         self.status = Div(
@@ -96,14 +105,7 @@ class Page:
             self.reader.select(self.car_select.value)
 
     def view(self) -> pn.viewable.Viewable:
-        title = pn.pane.HTML(
-            "<div style='font-size:22px;font-weight:800;letter-spacing:0.04em'>"
-            f"<span style='color:{theme.ACCENT}'>F1</span> PIT WALL"
-            f"<span style='color:{theme.MUTED};font-size:13px;font-weight:400'>"
-            " \u00b7 Silverstone \u00b7 live telemetry</span></div>",
-            width=520,
-        )
-        header = pn.Row(title, self.car_select, sizing_mode="stretch_width")
+        header = pn.Row(self.title, self.car_select, sizing_mode="stretch_width")
         tabs = pn.Tabs(
             ("Live", pn.pane.Bokeh(self.live.layout())),
             ("Analytics", self.analytics.layout()),
@@ -157,6 +159,10 @@ class Page:
                         self.car_select.value = frame.selected
                 finally:
                     self._selecting = False
+            if frame.circuit is not None:
+                title = _title_html(frame.circuit.name)
+                if self.title.object != title:
+                    self.title.object = title
             if not frame.empty:
                 self.live.apply(frame)
             if status_due:

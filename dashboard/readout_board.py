@@ -54,7 +54,7 @@ class ReadoutBoard:
         fig.border_fill_color = theme.PANEL
         fig.outline_line_color = None
         self.keys = ["driver", *CELLS]
-        labels = {"x": [], "y": [], "text": []}
+        labels: dict[str, list[float | str]] = {"x": [], "y": [], "text": []}
         for label, unit, x, y, size in CELLS.values():
             labels["x"].append(x)
             labels["y"].append(y + int(size.removesuffix("px")) + LABEL_GAP)

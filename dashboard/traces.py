@@ -31,7 +31,9 @@ class DistanceTrace:
     Samples come in distance order; each call to :meth:`add` fills the grid points between
     the previous sample and this one. ``start`` is the first filled index (above 0 when the
     lap was joined late), ``end`` one past the last filled index, so ``[start, end)`` is
-    always filled and contiguous.
+    always filled and contiguous. The grid is sized for ``lap_length_m`` and grows when the
+    lap turns out longer: the pit wall may not know the circuit's length (one it learns from
+    the stream), and a lap is never cut short for that.
     """
 
     def __init__(
@@ -60,6 +62,8 @@ class DistanceTrace:
         """Feed one sample; the number of grid points it filled."""
         values = tuple(float(sample[f]) for f in self.fields)
         d = float(distance_m)
+        if d + 1e-9 >= self.distance[-1] + self.step_m:
+            self._grow(d)
         if self._prev_d is None:
             first = max(0, math.ceil(d / self.step_m - 1e-9))
             self.start = self.end = min(first, self.size)
@@ -82,6 +86,23 @@ class DistanceTrace:
             filled += 1
         self._prev_d, self._prev = d, values
         return filled
+
+    def finish(self) -> None:
+        """The lap is over: its grid ends at the last filled point (the line)."""
+        self.size = max(self.end, 1)
+        self.distance = self.distance[: self.size]
+        self.values = {name: arr[: self.size] for name, arr in self.values.items()}
+
+    def _grow(self, distance_m: float) -> None:
+        """Room for the grid points up to ``distance_m`` (at least twice the size, so a long
+        lap costs a few copies, not one per sample)."""
+        size = max(grid_size(distance_m, self.step_m), 2 * self.size)
+        extra = size - self.size
+        self.values = {
+            name: np.concatenate([arr, np.full(extra, np.nan)]) for name, arr in self.values.items()
+        }
+        self.distance = np.arange(size) * self.step_m
+        self.size = size
 
     def _store(self, index: int, values: tuple[float, ...]) -> None:
         for name, value in zip(self.fields, values, strict=True):

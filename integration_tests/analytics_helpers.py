@@ -19,10 +19,10 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import StringDeserializer
 from fastavro import parse_schema, schemaless_writer
 
+from circuit import silverstone
 from integration_tests.kafka_io import read_to_end
-from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
-from schemas import cli as schemas_cli
+from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_serializer
 from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
@@ -42,9 +42,7 @@ def make_topics(bootstrap: str, registry_url: str, suffix: str, partitions: int 
     new = [NewTopic(topics.telemetry, partitions, 1), NewTopic(topics.analytics, 1, 1)]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
-    args = ["register", "--registry", registry_url]
-    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
-    assert schemas_cli.main(args) == 0
+    register_all(registry_url, topics)
     return topics
 
 

@@ -67,22 +67,22 @@ def local_stack(source: str, endpoints: Endpoints) -> Endpoints:
 
 
 def _local_stack(request: pytest.FixtureRequest) -> Iterator[Endpoints]:
-    from stack import cli
+    from stack import lifecycle
 
-    started_here = any(service.running() is None for service in cli.services())
+    started_here = any(service.running() is None for service in lifecycle.services())
     # The first run installs and builds for many minutes: show its progress live.
     capture = request.config.pluginmanager.getplugin("capturemanager")
     with capture.global_and_fixture_disabled():
         print("\nintegration tests: bringing up the local stack (f1-stack up)")
         try:
-            cli.up()
+            lifecycle.up()
         except F1Error as exc:
             pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
     yield Endpoints.from_env()
     if started_here and not os.environ.get("F1_KEEP_STACK"):
         with capture.global_and_fixture_disabled():
             print("\nintegration tests: stopping the local stack they started")
-            cli.down()
+            lifecycle.down()
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def docker_stack() -> Iterator[Endpoints]:
         _wait_http(f"{registry_url}/subjects")
         yield Endpoints(
             kafka_bootstrap=kafka.get_bootstrap_server(),
-            schema_registry_url=registry_url,
+            registry_url=registry_url,
             influx_url=influx.get_url(),
             influx_token=token,
             influx_org="f1",

@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 import pandas as pd
 from confluent_kafka.admin import AdminClient
 
-from dashboard.probe import free_port
 from integration_tests.analytics_helpers import (
     read_summaries,
     read_telemetry,
     summaries_by_key,
 )
+from integration_tests.dashboard_probe import free_port
 from integration_tests.kafka_io import read_to_end
 from integration_tests.sink_support import create_bucket, delete_bucket, influx
 from runtime.endpoints import Endpoints
@@ -123,7 +123,7 @@ class Run:
         from schemas.serde import DecodeError, telemetry_deserializer
 
         keys: Counter[tuple[str, int]] = Counter()
-        with SchemaRegistry(self.endpoints.schema_registry_url) as registry:
+        with SchemaRegistry(self.endpoints.registry_url) as registry:
             decode = telemetry_deserializer(registry, validate=False).decode
             for msg in read_to_end(self.endpoints.kafka_bootstrap, self.topics.telemetry):
                 try:
@@ -137,7 +137,7 @@ class Run:
     def telemetry(self) -> pd.DataFrame:
         """Every decodable record of the session on the telemetry topic."""
         e = self.endpoints
-        found = read_telemetry(e.kafka_bootstrap, e.schema_registry_url, self.topics.telemetry)
+        found = read_telemetry(e.kafka_bootstrap, e.registry_url, self.topics.telemetry)
         return found[found["session_id"] == self.session]
 
     def summaries_when_complete(self, count: int, timeout_s: float = 300) -> list[dict]:
@@ -167,9 +167,7 @@ class Run:
     def lap_summaries(self) -> list[dict[str, Any]]:
         """Every committed summary on the analytics topic."""
         e = self.endpoints
-        return read_summaries(
-            e.kafka_bootstrap, e.schema_registry_url, self.topics.analytics, wait_s=1.0
-        )
+        return read_summaries(e.kafka_bootstrap, e.registry_url, self.topics.analytics, wait_s=1.0)
 
     def fail_message(self, what: str) -> str:
         tails = "\n".join(
@@ -201,9 +199,9 @@ def platform_run(
     bucket = f"e2e-{unique}"
     env = {
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
         "F1_INFLUX_URL": endpoints.influx_url,
-        "F1_INFLUX_TOKEN": endpoints.influx_token,
+        "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
         "F1_INFLUX_ORG": endpoints.influx_org,
         "F1_INFLUX_BUCKET": bucket,
         "F1_TELEMETRY_TOPIC": topics.telemetry,

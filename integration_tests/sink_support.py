@@ -16,11 +16,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 from influxdb_client import InfluxDBClient
 
+from circuit import silverstone
 from integration_tests.kafka_io import consume
-from producer.silverstone import silverstone
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
-from schemas import cli as schemas_cli
+from schemas.registration import register_all
 from schemas.topics import Topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,15 +59,13 @@ def create_topics(endpoints: Endpoints, unique: str, *, analytics: bool = True) 
         new = [t for t in new if t.topic != topics.analytics]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
-    args = ["register", "--registry", endpoints.schema_registry_url]
-    args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
-    assert schemas_cli.main(args) == 0
+    register_all(endpoints.registry_url, topics)
     return topics
 
 
 def influx(endpoints: Endpoints) -> InfluxDBClient:
     return InfluxDBClient(
-        url=endpoints.influx_url, token=endpoints.influx_token, org=endpoints.influx_org
+        url=endpoints.influx_url, token=endpoints.influx_token.reveal(), org=endpoints.influx_org
     )
 
 
@@ -147,7 +145,7 @@ class SinkProcess:
             "--bootstrap",
             endpoints.kafka_bootstrap,
             "--registry",
-            endpoints.schema_registry_url,
+            endpoints.registry_url,
             "--influx-url",
             endpoints.influx_url,
             "--org",

@@ -52,7 +52,7 @@ def _settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: str
     return Settings.from_env(
         {
             "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
             "F1_TELEMETRY_TOPIC": topics.telemetry,
             "F1_ANALYTICS_TOPIC": topics.analytics,
             "F1_ANALYTICS_CHECKPOINT": str(checkpoint),
@@ -67,7 +67,7 @@ def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
 ) -> None:
     """3 laps of 2 cars at 100 Hz, produced at full speed before and while the job reads in
     batches of at most 20,000 records (so state carries laps across micro-batches)."""
-    bootstrap, registry = endpoints.kafka_bootstrap, endpoints.schema_registry_url
+    bootstrap, registry = endpoints.kafka_bootstrap, endpoints.registry_url
     topics = make_topics(bootstrap, registry, unique)
     session = Session(cars=2, hz=100, seed=11, session_id=f"it-{unique}")
     produce_all(
@@ -107,7 +107,7 @@ def test_restart_new_schema_version_poison_and_late_records(
     replayed as after a crash between the Kafka commit and Spark's; then a second writer
     schema version registered mid-session, a poison record, and records behind the
     watermark. Every completed lap is published once, with the right values."""
-    bootstrap, registry_url = endpoints.kafka_bootstrap, endpoints.schema_registry_url
+    bootstrap, registry_url = endpoints.kafka_bootstrap, endpoints.registry_url
     topics = make_topics(bootstrap, registry_url, unique)
     session = Session(cars=2, hz=50, seed=5, session_id=f"it-{unique}")
     checkpoint = tmp_path / "ck"

@@ -39,7 +39,7 @@ def topics(endpoints: Endpoints, unique: str) -> Topics:
         [
             "register",
             "--registry",
-            endpoints.schema_registry_url,
+            endpoints.registry_url,
             "--telemetry-topic",
             chosen.telemetry,
             "--analytics-topic",
@@ -68,12 +68,12 @@ def test_register_is_idempotent_and_sets_compatibility(
     endpoints: Endpoints, topics: Topics, capsys
 ) -> None:
     capsys.readouterr()
-    args = ["register", "--registry", endpoints.schema_registry_url]
+    args = ["register", "--registry", endpoints.registry_url]
     args += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
     assert schemas_cli.main(args) == 0
     printed = capsys.readouterr().out
     assert topics.telemetry_subject in printed and topics.analytics_subject in printed
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         for subject in (topics.telemetry_subject, topics.analytics_subject):
             assert [v.version for v in registry.versions(subject)] == [1]
             assert registry.compatibility(subject) == "FULL_TRANSITIVE"
@@ -81,7 +81,7 @@ def test_register_is_idempotent_and_sets_compatibility(
 
 def test_produce_and_consume_through_the_registry(endpoints: Endpoints, topics: Topics) -> None:
     records = _telemetry_records()
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         serializer = telemetry_serializer(registry, topics)
         _produce(endpoints, topics.telemetry, [serializer.encode(r) for r in records])
         deserializer = telemetry_deserializer(registry)
@@ -106,7 +106,7 @@ def test_an_independent_client_decodes_a_produced_record(
     if kcat is None:
         pytest.fail("kcat is not installed: run `make setup` (Debian package kcat)")
     record = _telemetry_records()[1]
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         serializer = telemetry_serializer(registry, topics)
         _produce(endpoints, topics.telemetry, [serializer.encode(record)])
 
@@ -125,7 +125,7 @@ def test_an_independent_client_decodes_a_produced_record(
     assert raw.returncode == 0, raw.stderr
     assert raw.stdout[0] == 0 and int.from_bytes(raw.stdout[1:5], "big") == schema_id
 
-    response = requests.get(f"{endpoints.schema_registry_url}/schemas/ids/{schema_id}", timeout=10)
+    response = requests.get(f"{endpoints.registry_url}/schemas/ids/{schema_id}", timeout=10)
     response.raise_for_status()
     writer = avro.schema.parse(response.json()["schema"])
     reader = avro.io.DatumReader(writer)
@@ -143,9 +143,9 @@ def test_an_independent_client_decodes_a_produced_record(
 
 def test_check_asks_the_real_registry(endpoints: Endpoints, topics: Topics, capsys) -> None:
     # `check` asks about the default subjects: register them first (idempotent).
-    assert schemas_cli.main(["register", "--registry", endpoints.schema_registry_url]) == 0
+    assert schemas_cli.main(["register", "--registry", endpoints.registry_url]) == 0
     capsys.readouterr()
-    assert schemas_cli.main(["check", "--registry", endpoints.schema_registry_url]) == 0
+    assert schemas_cli.main(["check", "--registry", endpoints.registry_url]) == 0
     out = capsys.readouterr().out
     assert "registry" in out and "skip" not in out
 
@@ -155,7 +155,7 @@ def test_a_service_fails_clearly_when_its_subject_is_missing(
 ) -> None:
     missing = Topics.from_env(telemetry=f"it-never-registered-{unique}")
     with (
-        SchemaRegistry(endpoints.schema_registry_url) as registry,
+        SchemaRegistry(endpoints.registry_url) as registry,
         pytest.raises(SubjectNotFoundError) as failed,
     ):
         telemetry_serializer(registry, missing)
@@ -167,7 +167,7 @@ def test_garbage_and_unknown_ids_raise_one_typed_error(
 ) -> None:
     unknown_id = b"\x00" + (2**31 - 7).to_bytes(4, "big") + b"\x02\x04"
     _produce(endpoints, topics.telemetry, [b"not avro at all", unknown_id])
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         deserializer = telemetry_deserializer(registry)
         garbage, unknown = _values(endpoints, topics.telemetry, 2)
         with pytest.raises(NotFramedError) as not_framed:

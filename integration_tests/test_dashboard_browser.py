@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from integration_tests.dashboard_probe import (
+    Browser,
+    PanelServer,
+    endpoint_env,
+    needs_browser,
+    wait_for,
+)
 from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 
@@ -28,37 +34,6 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
 BIN = Path(sys.executable).parent
-T = TypeVar("T")
-
-
-def _needs_browser() -> None:
-    pytest.importorskip("selenium")
-    for tool in ("/usr/bin/chromium", "/usr/bin/chromedriver"):
-        if not shutil.which(tool):
-            pytest.skip(f"{tool} missing: apt-get install -y chromium chromium-driver")
-
-
-def endpoint_env(endpoints: Endpoints, topics: Topics) -> dict[str, str]:
-    return {
-        "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
-        "F1_INFLUX_URL": endpoints.influx_url,
-        "F1_INFLUX_TOKEN": endpoints.influx_token,
-        "F1_INFLUX_ORG": endpoints.influx_org,
-        "F1_INFLUX_BUCKET": endpoints.influx_bucket,
-        "F1_TELEMETRY_TOPIC": topics.telemetry,
-        "F1_ANALYTICS_TOPIC": topics.analytics,
-    }
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 @pytest.fixture
@@ -69,7 +44,7 @@ def topics(endpoints: Endpoints, unique: str) -> Topics:
             str(BIN / "f1-schemas"),
             "register",
             "--registry",
-            endpoints.schema_registry_url,
+            endpoints.registry_url,
             "--telemetry-topic",
             topics.telemetry,
             "--analytics-topic",
@@ -123,7 +98,7 @@ def publish_lap_summaries(endpoints: Endpoints, topics: Topics, session: str) ->
     from schemas.registry import SchemaRegistry
     from schemas.serde import lap_summary_serializer
 
-    serializer = lap_summary_serializer(SchemaRegistry(endpoints.schema_registry_url), topics)
+    serializer = lap_summary_serializer(SchemaRegistry(endpoints.registry_url), topics)
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
     for lap, lap_time in ((1, 92.4), (2, 86.8)):
         record: dict[str, Any] = {
@@ -155,8 +130,7 @@ def publish_lap_summaries(endpoints: Endpoints, topics: Topics, session: str) ->
 def test_pit_wall_streams_live_values_to_a_browser(
     endpoints: Endpoints, topics: Topics, simulator: str
 ) -> None:
-    _needs_browser()
-    from dashboard.probe import Browser, PanelServer
+    needs_browser()
 
     time.sleep(4)  # the cars are on track before the dashboard starts: a late join
     env = endpoint_env(endpoints, topics)

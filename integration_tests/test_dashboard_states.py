@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.probe import free_port
-from integration_tests.test_dashboard_browser import _needs_browser, endpoint_env, wait_for
+from integration_tests.dashboard_probe import (
+    Browser,
+    PanelServer,
+    endpoint_env,
+    free_port,
+    needs_browser,
+    wait_for,
+)
 from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 
@@ -27,8 +33,7 @@ pytestmark = pytest.mark.integration
 def test_a_missing_service_gives_a_banner_not_a_broken_page(
     endpoints: Endpoints, unique: str, down: str, banner: str
 ) -> None:
-    _needs_browser()
-    from dashboard.probe import Browser, PanelServer
+    needs_browser()
 
     env = endpoint_env(endpoints, Topics(telemetry=f"dash-{unique}", analytics=f"dash-{unique}-a"))
     nowhere = f"127.0.0.1:{free_port()}"

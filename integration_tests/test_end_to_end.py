@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from integration_tests.analytics_helpers import summaries_by_key
+from integration_tests.dashboard_probe import Browser, needs_browser
 from integration_tests.platform_support import Run, platform_run, wait_until
-from integration_tests.test_dashboard_browser import _needs_browser
 from runtime.endpoints import Endpoints
 from tests.analytics_reference import assert_summaries_match, expected_summaries
 
@@ -32,8 +32,7 @@ def run(endpoints: Endpoints, unique: str, tmp_path: Path) -> Iterator[Run]:
 
 
 def test_two_laps_of_three_cars_reach_every_service(run: Run) -> None:
-    _needs_browser()
-    from dashboard.probe import Browser
+    needs_browser()
 
     expected = run.expected_records
     want = Counter((r["car_id"], r["timestamp"]) for r in expected)

@@ -63,9 +63,9 @@ def finish_and_check(run: Run, poison: int = 0) -> None:
 @contextmanager
 def stopped(service_name: str, seconds: float) -> Iterator[None]:
     """One service of the local stack stopped for ``seconds``, then started again."""
-    from stack import cli
+    from stack import lifecycle
 
-    service = next(s for s in cli.services() if s.name == service_name)
+    service = next(s for s in lifecycle.services() if s.name == service_name)
     service.stop()
     try:
         time.sleep(seconds)
@@ -107,7 +107,7 @@ def test_analytics_killed_and_restarted(run: Run) -> None:
 def test_poison_records_on_the_telemetry_topic(run: Run) -> None:
     start_platform(run)
     all_consumers_busy(run)
-    with SchemaRegistry(run.endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(run.endpoints.registry_url) as registry:
         serializer = telemetry_serializer(registry, run.topics)
     sample = run.expected_records[5]
     # Out of range, in a session of its own so that it cannot touch the drill's laps.

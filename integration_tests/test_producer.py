@@ -17,9 +17,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
-from schemas import cli as schemas_cli
+from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer
+from schemas.topics import Topics
 
 SESSION_START_S = "1751800000"  # a fixed session start: runs with one seed are identical
 
@@ -29,9 +30,7 @@ def topic(endpoints: Endpoints, unique: str) -> str:
     name = f"it-sim-{unique}"
     admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
     admin.create_topics([NewTopic(name, 3, 1)])[name].result(timeout=30)
-    args = ["register", "--registry", endpoints.schema_registry_url]
-    args += ["--telemetry-topic", name, "--analytics-topic", f"it-sim-analytics-{unique}"]
-    assert schemas_cli.main(args) == 0
+    register_all(endpoints.registry_url, Topics(name, f"it-sim-analytics-{unique}"))
     return name
 
 
@@ -39,7 +38,7 @@ def _simulate(endpoints: Endpoints, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.schema_registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
     }
     return subprocess.Popen(
         [sys.executable, "-m", "producer", *args],
@@ -82,7 +81,7 @@ def test_a_grid_lap_at_max_rate_lands_whole_and_in_order(endpoints: Endpoints, t
 
     messages = read_to_end(endpoints.kafka_bootstrap, topic)
     assert len(messages) == delivered
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         decode = telemetry_deserializer(registry).decode
         by_car: dict[str, list[dict]] = {}
         for msg in messages:
@@ -115,7 +114,7 @@ def test_the_file_output_holds_the_same_records_as_kafka(
     assert to_file.returncode == 0, file_log
 
     from_file = [json.loads(line) for line in out.read_text().splitlines()]
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         decode = telemetry_deserializer(registry).decode
         from_kafka = [decode(m.value()) for m in read_to_end(endpoints.kafka_bootstrap, topic)]
     key = lambda r: (r["car_id"], r["timestamp"])  # noqa: E731

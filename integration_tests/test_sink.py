@@ -40,7 +40,7 @@ from schemas.evolution import sample_records
 from schemas.registry import SchemaRegistry
 from schemas.serde import lap_summary_serializer, load_schema, telemetry_serializer
 from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, Topics
-from sinks.history import ALL_TIME, History
+from storage.history import ALL_TIME, History
 
 
 @dataclass
@@ -88,7 +88,7 @@ def sunk(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
     group = f"it-sink-{unique}"
     records = make_records(session)
     summaries = _summaries(session, records)
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         produce(
             endpoints, topics.telemetry, encoded(telemetry_serializer(registry, topics), records)
         )
@@ -99,7 +99,7 @@ def sunk(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
     try:
         wait_for_count(endpoints, bucket, session, len(records))
         with History(
-            endpoints.influx_url, endpoints.influx_token, endpoints.influx_org, bucket
+            endpoints.influx_url, endpoints.influx_token.reveal(), endpoints.influx_org, bucket
         ) as h:
             wait_for(lambda: len(h.lap_summaries(session)) == len(summaries), 30, "lap summaries")
         # Let one progress line (every 2 s) report the final lag before stopping.
@@ -116,7 +116,7 @@ def sunk(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
 def _history(sunk: Sunk) -> History:
     e = sunk.endpoints
-    return History(e.influx_url, e.influx_token, e.influx_org, sunk.bucket)
+    return History(e.influx_url, e.influx_token.reveal(), e.influx_org, sunk.bucket)
 
 
 def _assert_same_values(stored: pd.DataFrame, produced: list[dict], names: list[str]) -> None:
@@ -257,12 +257,12 @@ def test_the_dashboard_reads_stored_laps_through_its_history_source(sunk: Sunk) 
     """The pit wall's analytics tab compares laps from InfluxDB when the sink is there."""
     from dataclasses import replace
 
+    from circuit import silverstone
     from dashboard.history_source import HistorySource
     from dashboard.traces import resample
-    from producer.silverstone import silverstone
 
     lap_length_m, step_m = silverstone().length_m, 10.0
-    source = HistorySource(replace(sunk.endpoints, influx_bucket=sunk.bucket), lap_length_m, step_m)
+    source = HistorySource(replace(sunk.endpoints, influx_bucket=sunk.bucket), step_m)
     car, lap = "car-02", 2
     trace = source.speed_trace(sunk.session, car, lap).result(timeout=60)
     assert trace is not None, source.last_error

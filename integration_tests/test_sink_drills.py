@@ -72,7 +72,7 @@ def drill(endpoints: Endpoints, unique: str, tmp_path: Path) -> Iterator[Drill]:
     topics = create_topics(endpoints, unique)
     bucket = f"it-sink-{unique}"
     create_bucket(endpoints, bucket)
-    with SchemaRegistry(endpoints.schema_registry_url) as registry:
+    with SchemaRegistry(endpoints.registry_url) as registry:
         serializer = telemetry_serializer(registry, topics)
     try:
         yield Drill(
@@ -245,7 +245,7 @@ def test_a_sink_started_before_the_stream_and_without_a_lap_topic_stores_it(
         wait_for(lambda: "progress: stored 0 records" in sink.log(), 60, "the sink running")
         time.sleep(2)
         records = make_records(session, cars=2, seconds=30)
-        with SchemaRegistry(endpoints.schema_registry_url) as registry:
+        with SchemaRegistry(endpoints.registry_url) as registry:
             serializer = telemetry_serializer(registry, topics)
         produce(endpoints, topics.telemetry, encoded(serializer, records))
         assert wait_for_count(endpoints, bucket, session, len(records), 60) == len(records)

@@ -44,7 +44,7 @@ def _create_topic(endpoints: Endpoints, topic: str) -> None:
 
 
 def _produce_probes(endpoints: Endpoints, topic: str) -> SchemaRegistryClient:
-    registry = SchemaRegistryClient({"url": endpoints.schema_registry_url})
+    registry = SchemaRegistryClient({"url": endpoints.registry_url})
     serializer = AvroSerializer(registry, json.dumps(LAP_V1))
     producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap, "acks": "all"})
     for probe in PROBES:
@@ -73,9 +73,9 @@ def test_avro_record_through_kafka_and_registry(endpoints: Endpoints, unique: st
 
 def test_registry_refuses_an_incompatible_version(endpoints: Endpoints, unique: str) -> None:
     subject = f"it-compat-{unique}-value"
-    registry = SchemaRegistryClient({"url": endpoints.schema_registry_url})
+    registry = SchemaRegistryClient({"url": endpoints.registry_url})
     # The stack sets the registry-wide level at start-up; nothing is set per subject here.
-    config = requests.get(f"{endpoints.schema_registry_url}/config", timeout=10).json()
+    config = requests.get(f"{endpoints.registry_url}/config", timeout=10).json()
     assert config["compatibilityLevel"] == "FULL_TRANSITIVE"
     registry.register_schema(subject, Schema(json.dumps(LAP_V1), "AVRO"))
 
@@ -96,7 +96,7 @@ def test_influxdb_write_and_flux_read(endpoints: Endpoints, unique: str) -> None
     from influxdb_client.client.write_api import SYNCHRONOUS
 
     with InfluxDBClient(
-        url=endpoints.influx_url, token=endpoints.influx_token, org=endpoints.influx_org
+        url=endpoints.influx_url, token=endpoints.influx_token.reveal(), org=endpoints.influx_org
     ) as client:
         now_ns = time.time_ns()
         points = [
@@ -145,16 +145,16 @@ def test_spark_reads_the_topic_and_decodes_with_from_avro(
 
 
 def test_schemas_survive_a_restart_of_the_stack(local_stack: Endpoints, unique: str) -> None:
-    from stack import cli
+    from stack import lifecycle
 
     subject = f"it-restart-{unique}-value"
-    registry = SchemaRegistryClient({"url": local_stack.schema_registry_url})
+    registry = SchemaRegistryClient({"url": local_stack.registry_url})
     schema_id = registry.register_schema(subject, Schema(json.dumps(LAP_V1), "AVRO"))
 
-    assert cli.down() == 0
-    assert cli.up() == 0
+    assert lifecycle.down() == 0
+    assert lifecycle.up() == 0
 
-    fresh = SchemaRegistryClient({"url": local_stack.schema_registry_url})
+    fresh = SchemaRegistryClient({"url": local_stack.registry_url})
     assert json.loads(fresh.get_schema(schema_id).schema_str) == LAP_V1
     assert fresh.get_latest_version(subject).schema_id == schema_id
 

@@ -1,4 +1,7 @@
-"""``f1-simulate``: drive one car or a full grid around Silverstone and stream the telemetry.
+"""``f1-simulate``: drive one car or a full grid around a circuit and stream the telemetry.
+
+The circuit is the built-in Silverstone unless ``--track`` or ``F1_TRACK`` names a circuit
+CSV (the setting the pit wall reads too, see :mod:`circuit.setting`).
 
 By default records go to Kafka (topic ``f1-telemetry``, key = car id) as Avro through the
 Schema Registry; ``--output FILE.csv|.jsonl`` writes the same records to a file instead,
@@ -9,43 +12,44 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
+from typing import Any
 
 import numpy as np
 
+import circuit
+from circuit.lap_line import crossing_time
 from producer.pacing import Pacer, Rate
 from runtime import endpoints
-from runtime.command import configure_logging, env_help, run_command
+from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.errors import ConfigError
+from runtime.settings import Setting, integer, number
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
 log = logging.getLogger("producer")
 
 PROG = "f1-simulate"
 MAX_CARS = 20
-# The physics frequency's env var, as the platform's settings name it.
-HZ_SETTING = ("PHYSICS_FREQUENCY", "100")
+HZ_SETTING: Setting[Any] = Setting(
+    "PHYSICS_FREQUENCY", "100", "physics ticks per second", integer(1, 10_000), flag="--hz"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Simulate F1 cars around Silverstone at 100 Hz and stream their telemetry "
-        "as Avro to Kafka (or to a file).",
+        description="Simulate F1 cars around Silverstone (or the circuit of --track) at 100 Hz "
+        "and stream their telemetry as Avro to Kafka (or to a file).",
     )
     parser.add_argument("--cars", type=int, default=1, help="number of cars, 1 to 20 (1)")
     parser.add_argument(
         "--laps", type=int, default=None, help="laps per car, then stop (default: until Ctrl-C)"
     )
-    parser.add_argument(
-        "--hz", type=int, default=None, help=env_help(HZ_SETTING, "physics ticks per second")
-    )
+    HZ_SETTING.add_to(parser)
     parser.add_argument(
         "--seed", type=int, default=1, help="seed of the sensor noise and car spread"
     )
@@ -54,14 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="realtime",
         help="'realtime' (default), 'max', or N for N times real time",
     )
-    parser.add_argument(
-        "--track", type=Path, help="a circuit CSV (x_m,y_m[,w_tr_right_m,w_tr_left_m])"
-    )
+    circuit.TRACK_SETTING.add_to(parser, metavar="FILE")
     parser.add_argument("--drs", action="store_true", help="let cars open DRS in the DRS zones")
     parser.add_argument("--session-id", help="session id (default: session-<start time in us>)")
     parser.add_argument(
         "--session-start",
-        type=float,
+        type=_finite_float,
         default=None,
         help="session start as Unix seconds (default: now); event times are this plus "
         "simulated time",
@@ -72,28 +74,31 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="simulate (3 laps by default) and print the realism table",
     )
-    parser.add_argument(
-        "--bootstrap",
-        default=None,
-        help=env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers"),
-    )
-    parser.add_argument(
-        "--registry",
-        default=None,
-        help=env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL"),
-    )
-    parser.add_argument(
-        "--topic", default=None, help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic")
-    )
+    endpoints.add_kafka_flags(parser)
+    TELEMETRY_TOPIC_SETTING.add_to(parser, deprecated=("--topic",), dest="topic")
     parser.add_argument(
         "--progress-every",
-        type=float,
+        type=_positive_float,
         default=5.0,
         metavar="S",
         help="seconds between progress lines (5)",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    add_verbose_flag(parser)
     return parser
+
+
+def _finite_float(text: str) -> float:
+    try:
+        return number()(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_float(text: str) -> float:
+    try:
+        return number(above=0)(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 @dataclass
@@ -109,8 +114,8 @@ class Settings:
     session_start_us: int
     output: Path | None
     report: bool
-    bootstrap: str
-    registry: str
+    kafka_bootstrap: str
+    registry_url: str
     topic: str
     progress_every_s: float
 
@@ -120,11 +125,7 @@ class Settings:
             raise ConfigError(f"--cars must be between 1 and {MAX_CARS}, got {args.cars}")
         if args.laps is not None and args.laps < 1:
             raise ConfigError(f"--laps must be at least 1, got {args.laps}")
-        hz_text = str(args.hz) if args.hz is not None else endpoints.env(HZ_SETTING)
-        try:
-            hz = int(hz_text)
-        except ValueError:
-            raise ConfigError(f"physics frequency must be an integer, got {hz_text!r}") from None
+        hz = HZ_SETTING.resolve(args.hz)
         if args.output is not None and args.output.suffix not in (".csv", ".jsonl"):
             raise ConfigError(f"--output must end in .csv or .jsonl, got {args.output}")
         if args.output is not None and args.report:
@@ -137,33 +138,17 @@ class Settings:
             hz=hz,
             seed=args.seed,
             rate=Rate.parse(args.rate),
-            track=args.track,
+            track=circuit.TRACK_SETTING.resolve(args.track),
             drs=args.drs,
             session_id=args.session_id,
             session_start_us=round(start_s * 1_000_000),
             output=args.output,
             report=args.report,
-            bootstrap=args.bootstrap or endpoints.env(endpoints.KAFKA_BOOTSTRAP),
-            registry=args.registry or endpoints.env(endpoints.SCHEMA_REGISTRY_URL),
-            topic=args.topic or endpoints.env(TELEMETRY_TOPIC_SETTING),
+            kafka_bootstrap=endpoints.KAFKA_BOOTSTRAP.resolve(args.bootstrap),
+            registry_url=endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry),
+            topic=TELEMETRY_TOPIC_SETTING.resolve(args.topic),
             progress_every_s=args.progress_every,
         )
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM: the run loop finishes its tick, flushes and reports."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-        self.signal_name = ""
-
-    def install(self) -> None:
-        signal.signal(signal.SIGINT, self._handle)
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.stopped = True
-        self.signal_name = signal.Signals(signum).name
 
 
 class LapWatch:
@@ -177,13 +162,18 @@ class LapWatch:
         self.n_cars = n_cars
         self.laps = laps
         self.lap = np.ones(n_cars, dtype=np.int64)
-        self.lap_start_s = np.full(n_cars, np.nan)
+        self.lap_start_s = np.full(n_cars, np.nan)  # each car's last line crossing
         self.completed = np.zeros(n_cars, dtype=np.int64)
         self.done_tick: int | None = None
+        # Each car's last sample of the previous batch: the sample before a crossing on the
+        # batch's first tick.
+        self._last_t = np.full(n_cars, np.nan)
+        self._last_total = np.full(n_cars, np.nan)
 
     def update(self, batch: dict[str, np.ndarray]) -> list[tuple[str, int, float | None]]:
         """(car id, lap number, lap time or None when the lap started before the session) of
-        the laps completed in ``batch`` (one or more ticks, tick-major); see ``finished``."""
+        the laps completed in ``batch`` (one or more ticks, tick-major); see ``finished``.
+        Lap times run from line crossing to line crossing (:mod:`circuit.lap_line`)."""
         return [item[1:] for item in self.finished(batch)]
 
     def finished(self, batch: dict[str, np.ndarray]) -> list[tuple[int, str, int, float | None]]:
@@ -191,6 +181,8 @@ class LapWatch:
         where every car has done ``laps`` laps (``done_tick``)."""
         n = self.n_cars
         laps = np.asarray(batch["lap"]).reshape(-1, n)
+        t_s = batch["sim_time_s"]
+        total = batch["total_distance_m"]
         prev = np.concatenate([self.lap[None, :], laps[:-1]])
         changed = np.argwhere(laps != prev)  # in tick order, then car order
         finished = []
@@ -199,18 +191,30 @@ class LapWatch:
             if tick_done is not None and t != tick_done:
                 break
             row = t * n + i
-            now = float(batch["sim_time_s"][row])
+            if t:
+                before_t, before_total = float(t_s[row - n]), float(total[row - n])
+            else:
+                before_t, before_total = float(self._last_t[i]), float(self._last_total[i])
+            crossed = crossing_time(
+                before_t,
+                before_total,
+                float(t_s[row]),
+                float(total[row]),
+                float(batch["lap_distance_m"][row]),
+            )
             started = self.lap_start_s[i]
-            lap_time = None if np.isnan(started) else now - started
+            lap_time = None if np.isnan(started) else crossed - started
             finished.append((t, str(batch["car_id"][row]), int(self.lap[i]), lap_time))
             self.lap[i] = laps[t, i]
-            self.lap_start_s[i] = now
+            self.lap_start_s[i] = crossed
             self.completed[i] += 1
             if self.laps is not None and tick_done is None and self.completed.min() >= self.laps:
                 tick_done = t  # the other cars crossing on this tick still count
         self.done_tick = tick_done
         if tick_done is None:
             self.lap[:] = laps[-1]
+            self._last_t[:] = t_s[-n:]
+            self._last_total[:] = total[-n:]
         return finished
 
 
@@ -228,17 +232,10 @@ def block_ticks(rate: Rate) -> int:
     return max(1, min(MAX_BLOCK_TICKS, int(rate.factor)))
 
 
-def _load_track(path: Path | None):
-    from producer.silverstone import silverstone
-    from producer.track import load_track_csv
-
-    return silverstone() if path is None else load_track_csv(path)
-
-
-def run(settings: Settings, stop: StopFlag) -> int:
+def run(settings: Settings, stop: StopSignal) -> int:
     from producer.simulation import Simulation
 
-    track = _load_track(settings.track)
+    track = circuit.load(settings.track)
     sim = Simulation(
         track,
         settings.cars,
@@ -257,32 +254,37 @@ def run(settings: Settings, stop: StopFlag) -> int:
         where = str(settings.output)
     else:
         sink = _kafka_sink(settings)
-        where = f"{settings.topic} at {settings.bootstrap}"
+        where = f"{settings.topic} at {settings.kafka_bootstrap}"
     log.info(
-        "session %s: %d car(s) at %d Hz, rate %s, %s -> %s",
+        "session %s on %s (%.0f m): %d car(s) at %d Hz, rate %s, %s -> %s",
         sim.session_id,
+        track.name,
+        track.length_m,
         settings.cars,
         settings.hz,
         settings.rate,
         f"{settings.laps} lap(s)" if settings.laps else "until Ctrl-C",
         where,
     )
-    return _stream(sim, sink, settings, stop)
+    return stream(sim, sink, settings, stop)
 
 
 def _kafka_sink(settings: Settings):
-    from producer.kafka_output import KafkaTelemetryOutput, check_broker
+    from producer.kafka_output import KafkaTelemetryOutput
+    from runtime.kafka import broker_topics
     from schemas.registry import SchemaRegistry
     from schemas.serde import telemetry_serializer
     from schemas.topics import Topics
 
-    check_broker(settings.bootstrap)
-    registry = SchemaRegistry(settings.registry)
+    broker_topics(settings.kafka_bootstrap, attempts=5, timeout_s=2.0, wait_s=1.0)
+    registry = SchemaRegistry(settings.registry_url)
     serializer = telemetry_serializer(registry, Topics.from_env(telemetry=settings.topic))
-    return KafkaTelemetryOutput(settings.bootstrap, settings.topic, serializer)
+    return KafkaTelemetryOutput(settings.kafka_bootstrap, settings.topic, serializer)
 
 
-def _stream(sim, sink, settings: Settings, stop: StopFlag) -> int:
+def stream(sim, sink, settings: Settings, stop: StopSignal) -> int:
+    """Step ``sim`` block by block at the pace of ``settings.rate`` and write each block to
+    ``sink`` until every car has done its laps or ``stop`` is set; the exit code."""
     pacer = Pacer(settings.rate, settings.hz)
     laps = LapWatch(settings.cars, settings.laps)
     block = block_ticks(settings.rate)
@@ -345,7 +347,7 @@ def _progress(records: int, elapsed: float, sim, pacer: Pacer, tick: int, sink) 
     )
 
 
-def _summary(records: int, elapsed: float, sink, undelivered: int, stop: StopFlag) -> int:
+def _summary(records: int, elapsed: float, sink, undelivered: int, stop: StopSignal) -> int:
     stats = getattr(sink, "stats", None)
     why = f" (stopped by {stop.signal_name})" if stop.stopped else ""
     rate = records / elapsed if elapsed > 0 else 0.0
@@ -388,16 +390,7 @@ def _report(sim, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(args.verbose)
-    try:
-        settings = Settings.from_args(args)
-    except ConfigError as exc:
-        parser.error(str(exc))
-    stop = StopFlag()
-    stop.install()
-    return run_command(PROG, lambda: run(settings, stop))
+    return run_main(PROG, build_parser(), run, argv, settings=Settings.from_args)
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
+from circuit import Track
 from producer.car import GRAVITY_M_S2, CarParams
-from producer.track import Track
 
 # The profile leaves the driver a reserve: corners are taken at this share of the grip and
 # braking uses this share of what brakes and tyres can give, so that the small lag of the

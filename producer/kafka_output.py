@@ -23,9 +23,10 @@ from itertools import repeat
 from typing import Any
 
 import numpy as np
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, Producer
 
 from runtime.errors import InfrastructureError
+from runtime.kafka import client_config
 from schemas.serde import Serializer
 
 log = logging.getLogger(__name__)
@@ -99,28 +100,6 @@ def produce_all(
             producer.poll(0.05)
 
 
-def check_broker(
-    bootstrap: str, *, attempts: int = 5, timeout_s: float = 2.0, wait_s: float = 1.0
-) -> None:
-    """Raise InfrastructureError after ``attempts`` failed metadata requests to the broker."""
-    from confluent_kafka.admin import AdminClient
-
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    last: Exception | None = None
-    for attempt in range(attempts):
-        try:
-            if admin.list_topics(timeout=timeout_s).brokers:
-                return
-        except KafkaException as exc:
-            last = exc
-        if attempt + 1 < attempts:
-            time.sleep(wait_s)
-    detail = f": {last}" if last else ""
-    raise InfrastructureError(
-        f"Kafka at {bootstrap} is unreachable after {attempts} attempts{detail}"
-    )
-
-
 class KafkaTelemetryOutput:
     """Encodes each columnar batch and hands the records to librdkafka."""
 
@@ -129,8 +108,8 @@ class KafkaTelemetryOutput:
         self.serializer = serializer
         self.stats = DeliveryStats()
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
+            client_config(bootstrap)
+            | {
                 **PRODUCER_TUNING,
                 "error_cb": self._on_error,
                 "on_delivery": self.stats.on_delivery,

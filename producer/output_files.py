@@ -78,6 +78,7 @@ class TelemetryFileWriter:
         """Write records (dicts with the telemetry field names)."""
         if self._file is None:
             raise RuntimeError(f"{self.path}: writer is closed")
+        rows: list[list[Any]] | list[str]  # cells per row (csv), or one JSON text per row
         if self.format == "csv":
             rows = [[r[name] for name in TELEMETRY_FIELDS] for r in records]
             self._csv.writerows(rows)

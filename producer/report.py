@@ -14,8 +14,8 @@ Definitions (time shares are shares of samples, which are evenly spaced in time)
   the way a logger's filtered channel reads (a single noisy sample does not set the peak);
   ``max_lat_g_sample`` is the raw maximum of ``|g_lat|``;
 * rpm at full throttle above 2nd gear: range of ``rpm`` where full throttle and gear >= 3;
-* lap time: between the interpolated line crossings (first sample of a lap minus its
-  distance past the line divided by its speed).
+* lap time: between two line crossings (:mod:`circuit.lap_line`); a lap from a standing
+  start begins at session time 0, when the car moves off the line.
 
 The envelope (:data:`ENVELOPE`) is the acceptance envelope of a flying lap at Silverstone;
 the realism test and the printed table use these same numbers.
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from circuit.lap_line import crossing_time
 from schemas.channels import BRAKE_ON_MIN, FULL_THROTTLE_MIN
 
 # The same definitions as the lap summaries' shares (one place: the channel table).
@@ -119,6 +120,7 @@ _NEEDED = (
     "sim_time_s",
     "lap",
     "lap_distance_m",
+    "total_distance_m",
     "speed_kmh",
     "throttle",
     "brake",
@@ -186,9 +188,17 @@ def _car_laps(car: str, c: dict[str, np.ndarray]) -> list[LapFigures]:
 
 
 def _crossing_time(c: dict[str, np.ndarray], i: int) -> float:
-    v = max(float(c["speed_kmh"][i]) / 3.6, 0.1)
-    past = float(c["lap_distance_m"][i])
-    return float(c["sim_time_s"][i]) - (past / v if past < 50.0 else 0.0)
+    """When the car crossed the line into the lap whose first sample is ``i``."""
+    if i == 0:
+        return 0.0  # a standing start: the lap began with the session, on the line
+    t, total = c["sim_time_s"], c["total_distance_m"]
+    return crossing_time(
+        float(t[i - 1]),
+        float(total[i - 1]),
+        float(t[i]),
+        float(total[i]),
+        float(c["lap_distance_m"][i]),
+    )
 
 
 def _lap_figures(
@@ -265,8 +275,8 @@ def format_report(laps: Sequence[LapFigures]) -> str:
         ("brake time (s)", [f"{lap.brake_time_s:.1f}" for lap in laps]),
         ("gear changes", [str(lap.gear_changes) for lap in laps]),
     ]
-    for label, values in extra:
-        rows.append([label, *values, "", ""])
+    for label, texts in extra:
+        rows.append([label, *texts, "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for n, r in enumerate(rows):

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from circuit import Track
 from producer.car import GRAVITY_M_S2, CarParams, car_id, car_params_for, driver_code
 from producer.driver import ControllerGains, PedalLimits, speed_profile
 from producer.physics import (
@@ -52,7 +53,6 @@ from producer.physics import (
     advance,
     empty_channels,
 )
-from producer.track import Track
 from runtime.compile_notice import compile_notice
 from runtime.errors import ConfigError
 

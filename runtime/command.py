@@ -1,54 +1,124 @@
-"""What every f1-* command does the same way: env vars in --help, logging, exit codes.
+"""What every f1-* command does the same way: parse, log, stop on a signal, exit codes.
 
-Exit codes, the same for every command of the platform:
+Every command's ``main(argv)`` is :func:`run_main` with its parser and its body. Exit codes,
+the same for every command of the platform:
 
 * 0: done, including a clean stop on SIGINT or SIGTERM;
 * 1: the infrastructure cannot be reached or failed (Kafka, the registry, InfluxDB, Spark),
   work could not be completed, or a check found a problem;
 * 2: bad input: arguments, settings, a schema that is missing from the registry. Fix the
-  input and run again.
+  input and run again;
+* 130: a second Ctrl-C forced the command to stop before it had finished cleanly.
 
 Errors are one line on stderr, never a traceback (``-v`` logs the cause at debug level).
+
+Signals: the first SIGINT or SIGTERM sets the command's :class:`StopSignal`, and the command
+finishes what it is doing (flush, commit, close) and exits 0. A second one runs the
+callbacks registered with :meth:`StopSignal.on_force` (abandon a write in flight) and then
+interrupts the main thread, for a user who does not want to wait.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any, Protocol
 
-from runtime.endpoints import env
 from runtime.errors import ConfigError, F1Error
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_FORCED = 130
 
 # Client libraries that log every HTTP request or JVM call at INFO.
 NOISY_LOGGERS = ("httpx", "httpx2", "httpcore", "urllib3", "py4j", "pyspark")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 log = logging.getLogger(__name__)
 
 
-def env_help(setting: tuple[str, str], what: str) -> str:
-    """Help text naming the env var behind a default, and the value in force now."""
-    name, default = setting
-    now = env(setting)
-    secret = any(word in name for word in ("TOKEN", "PASSWORD", "SECRET"))
-    shown = f"{default!r}" if now == default or secret else f"{default!r}; now {now!r}"
-    return f"{what} (env {name}, default {shown})"
+def configure_logging(verbose: bool, quiet: bool = False) -> None:
+    """Handlers for a command's process; library code only ever gets loggers.
 
-
-def configure_logging(verbose: bool) -> None:
-    """Handlers for a service's process; library code only ever gets loggers."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    ``verbose``: debug; ``quiet``: warnings only (commands whose output is their result).
+    """
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
     if not verbose:
         for name in NOISY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class StopEvent(Protocol):
+    """What a loop needs of its stop request: a :class:`StopSignal` or a threading.Event."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class StopSignal:
+    """Set by the first SIGINT/SIGTERM; a second one forces the stop.
+
+    Behaves like a :class:`threading.Event` (``is_set``, ``wait``, ``set``), so loops and
+    threads can watch it; ``signal_name`` says which signal set it.
+    """
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._force: list[Callable[[], None]] = []
+        self.signal_name = ""
+
+    # the Event interface
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._event.is_set()
+
+    def on_force(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on a second signal, before the main thread is interrupted."""
+        self._force.append(callback)
+
+    def handle(self, signum: int, _frame: FrameType | None = None) -> None:
+        name = signal.Signals(signum).name
+        if not self._event.is_set():
+            self.signal_name = name
+            log.info("%s: finishing and stopping (again to force)", name)
+            self._event.set()
+            return
+        log.warning("second %s: stopping now", name)
+        for callback in self._force:
+            callback()
+        raise KeyboardInterrupt
+
+    @contextmanager
+    def installed(self) -> Iterator[StopSignal]:
+        """SIGINT and SIGTERM handled by this object inside the block, restored after it."""
+        if threading.current_thread() is not threading.main_thread():
+            yield self  # signals reach the main thread only; a caller there owns them
+            return
+        previous = {sig: signal.signal(sig, self.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def run_command(prog: str, body: Callable[[], int]) -> int:
@@ -65,8 +135,39 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_FORCED
     except BrokenPipeError:
         # The reader of our output went away (`... | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+
+
+def add_verbose_flag(parser: argparse.ArgumentParser | Any) -> None:
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+
+def run_main(
+    prog: str,
+    parser: argparse.ArgumentParser,
+    body: Callable[[Any, StopSignal], int],
+    argv: Sequence[str] | None = None,
+    *,
+    settings: Callable[[argparse.Namespace], Any] = lambda args: args,
+    quiet: bool = False,
+) -> int:
+    """The scaffold of every command: parse ``argv``, set up logging, build the settings,
+    install the signal handlers, run ``body(settings, stop)``, and map what it raises to an
+    exit code.
+
+    Bad flags and bad settings (a :class:`ConfigError` from ``settings(args)``) exit 2 with
+    one line, before anything starts.
+    """
+    args = parser.parse_args(argv)
+    configure_logging(getattr(args, "verbose", False), quiet=quiet)
+    try:
+        built = settings(args)
+    except ConfigError as exc:
+        parser.exit(EXIT_BAD_INPUT, f"{prog}: {exc}\n")
+    stop = StopSignal()
+    with stop.installed():
+        return run_command(prog, lambda: body(built, stop))

@@ -284,7 +284,8 @@ def doc_mismatches(schema: dict[str, object], record: str) -> list[str]:
             branches = [b for b in ftype if b != "null"]
             avro_type = branches[0] if len(branches) == 1 else ftype
             if isinstance(avro_type, dict):
-                avro_type, logical = avro_type.get("type"), avro_type.get("logicalType")
+                logical = avro_type.get("logicalType")
+                avro_type = avro_type.get("type")
         if (avro_type, logical) != (c.avro_type, c.logical_type):
             problems.append(
                 f"{record}.{name}: schema type {avro_type} ({logical}) but table says "

@@ -1,7 +1,8 @@
 """``f1-schemas``: register the contract's schemas, and gate their evolution.
 
-Exit codes: 0 fine, 1 a schema problem (incompatible, refused, invalid), 2 unreachable
-infrastructure or bad usage. Errors are one line on stderr, never a traceback.
+Exit codes, as for every command (``runtime.command``): 0 fine; 1 a schema problem
+(incompatible, refused, invalid) or an unreachable registry; 2 bad usage (a bad flag, a
+missing schemas folder). Errors are one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from runtime.command import EXIT_FAILED, env_help, run_command
-from runtime.endpoints import SCHEMA_REGISTRY_URL, env
+from runtime.command import add_verbose_flag, run_main
+from runtime.endpoints import SCHEMA_REGISTRY_URL
 from runtime.errors import ConfigError, InfrastructureError
-from schemas import channels, evolution
+from schemas import channels, evolution, registration
 from schemas.registry import (
     COMPATIBILITY_LEVELS,
     DEFAULT_COMPATIBILITY,
@@ -44,12 +45,12 @@ def _add_topic_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--telemetry-topic",
         metavar="TOPIC",
-        help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic; its subject is TOPIC-value"),
+        help=TELEMETRY_TOPIC_SETTING.help_text("telemetry topic; its subject is TOPIC-value"),
     )
     p.add_argument(
         "--analytics-topic",
         metavar="TOPIC",
-        help=env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic; its subject is TOPIC-value"),
+        help=ANALYTICS_TOPIC_SETTING.help_text("lap summary topic; its subject is TOPIC-value"),
     )
 
 
@@ -58,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Register the platform's Avro schemas and check that they evolve safely.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    add_verbose_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     reg = sub.add_parser(
@@ -71,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     reg.add_argument(
         "--registry",
         metavar="URL",
-        help=env_help(SCHEMA_REGISTRY_URL, "Confluent-API schema registry URL"),
+        help=SCHEMA_REGISTRY_URL.help_text(),
     )
     reg.add_argument(
         "--compatibility",
@@ -97,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument(
         "--registry",
         metavar="URL",
-        help=env_help(SCHEMA_REGISTRY_URL, "registry to ask too, if it answers"),
+        help=SCHEMA_REGISTRY_URL.help_text("registry to ask too, if it answers"),
     )
     group.add_argument("--no-registry", action="store_true", help="do not ask any registry")
     chk.add_argument(
@@ -122,69 +123,25 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     commands: dict[str, Callable[[argparse.Namespace], int]] = {
         "register": _register,
         "check": _check,
         "bench": _bench,
         "channels": _channels,
     }
-    return run_command(PROG, lambda: commands[args.command](args))
+    return run_main(
+        PROG, _parser(), lambda args, _stop: commands[args.command](args), argv, quiet=True
+    )
 
 
 # --- check ---------------------------------------------------------------------------------
-
-
-def _local_check(schema_dir: Path, *, releasing: bool = False) -> list[str]:
-    """Print the verdict for every released version; return the problems. ``releasing``:
-    also require each current schema to be its latest release, so that every version that
-    reaches the registry is in history/ and checked against from then on."""
-    problems: list[str] = []
-    for path in evolution.current_schemas(schema_dir):
-        record = channels.RECORD_NAMES.get(_full_name(path))
-        if record is None:
-            problems.append(f"{path.name}: record has no channel table in schemas/channels.py")
-            continue
-        problems.extend(
-            f"{path.name} vs channel table: {p}"
-            for p in channels.doc_mismatches(json.loads(path.read_text()), record)
-        )
-    for path in evolution.unreleased(schema_dir):
-        print(f"note  {path.name}: no released version in history/ yet, nothing to compare")
-    for path in evolution.current_schemas(schema_dir):
-        versions = evolution.released_versions(path.stem, schema_dir / "history")
-        if not versions or evolution.matches_latest_release(path, schema_dir):
-            continue
-        nxt = evolution.next_release(path.stem, schema_dir / "history")
-        step = f"copy it to history/{nxt.name}"
-        if releasing:
-            problems.append(f"{path.name} differs from history/{versions[-1].name}: {step} first")
-        else:
-            print(f"note  {path.name} differs from history/{versions[-1].name}: {step} to release")
-    for report in evolution.check_all(schema_dir):
-        label = f"{report.current.name} vs history/{report.released.name}"
-        if report.ok:
-            how = "structure, data" + (", Apache Avro" if report.apache_checked else "")
-            print(f"ok    {label}: fully compatible ({how})")
-        problems.extend(str(p) for p in report.problems)
-    return problems
-
-
-def _full_name(path: Path) -> str:
-    schema = json.loads(path.read_text())
-    name, ns = schema.get("name", ""), schema.get("namespace")
-    return name if "." in name or not ns else f"{ns}.{name}"
 
 
 def _registry_check(args: argparse.Namespace, topics: Topics, schema_dir: Path) -> list[str]:
     if args.no_registry:
         print("skip  registry: not asked (--no-registry)")
         return []
-    url = args.registry or env(SCHEMA_REGISTRY_URL)
+    url = SCHEMA_REGISTRY_URL.resolve(args.registry)
     why = probe(url, PROBE_TIMEOUT_S)
     if why is not None:
         print(f"skip  registry: not asked, none answered within {PROBE_TIMEOUT_S} s ({why})")
@@ -230,7 +187,7 @@ def _check(args: argparse.Namespace) -> int:
     schema_dir: Path = args.schemas_dir
     if not schema_dir.is_dir():
         raise ConfigError(f"no schemas folder {schema_dir}")
-    problems = _local_check(schema_dir)
+    problems = registration.local_check(schema_dir)
     problems += _registry_check(args, topics, schema_dir)
     for p in problems:
         print(f"FAIL  {p}", file=sys.stderr)
@@ -245,26 +202,16 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    problems = _local_check(SCHEMA_DIR, releasing=True)
-    if problems:
-        for p in problems:
-            print(f"FAIL  {p}", file=sys.stderr)
-        print(f"{PROG} register: local check failed, nothing registered", file=sys.stderr)
-        return 1
     topics = Topics.from_env(args.telemetry_topic, args.analytics_topic)
-    url = args.registry or env(SCHEMA_REGISTRY_URL)
-    why = probe(url, args.timeout)
-    if why is not None:
-        print(f"{PROG}: schema registry unreachable: {why}", file=sys.stderr)
-        return EXIT_FAILED
-    with SchemaRegistry(url, timeout_s=args.timeout, retries=1) as registry:
-        for subject, path in topics.subjects().items():
-            rs = registry.register(subject, path.read_text(), compatibility=args.compatibility)
-            level = registry.compatibility(subject) or "registry default"
-            print(
-                f"{subject}: version {rs.version}, id {rs.schema_id}, compatibility {level} "
-                f"({path.name})"
-            )
+    url = SCHEMA_REGISTRY_URL.resolve(args.registry)
+    try:
+        registration.register_all(
+            url, topics, compatibility=args.compatibility, timeout_s=args.timeout
+        )
+    except registration.LocalCheckFailed as exc:
+        for p in exc.problems:
+            print(f"FAIL  {p}", file=sys.stderr)
+        raise
     return 0
 
 

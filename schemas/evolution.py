@@ -430,6 +430,8 @@ def data_problems(
                     )
                 )
                 break
+            if not isinstance(got, dict):  # never: a record read with a record schema
+                raise TypeError(f"a sample record decoded to a {type(got).__name__}")
             changed = [k for k in got if k in sample and not _equal(got[k], sample[k])]
             if changed:
                 problems.append(

@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, TypeVar
 
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
@@ -36,7 +36,8 @@ from runtime.errors import ConfigError, F1Error, InfrastructureError
 try:  # the HTTP library the Confluent client uses, for its transport errors
     import httpx2 as _httpx
 except ImportError:  # pragma: no cover - older confluent-kafka
-    import httpx as _httpx
+    # The same API under its older name; mypy takes the two modules for two types.
+    import httpx as _httpx  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ class SchemaRegistry:
             found = [
                 self._call(
                     f"read version {n} of {subject!r}",
-                    lambda n=n: self._client.get_version(subject, n),
+                    partial(self._client.get_version, subject, n),
                 )
                 for n in sorted(numbers)
             ]

@@ -7,18 +7,25 @@ decoded, with the reason in headers, so it has no schema and no subject.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from runtime.settings import Setting
 
 TELEMETRY_TOPIC = "f1-telemetry"
 ANALYTICS_TOPIC = "f1-analytics"
 DLQ_TOPIC = "f1-telemetry-dlq"
 
-# env var name -> default, as in runtime.endpoints
-TELEMETRY_TOPIC_SETTING = ("F1_TELEMETRY_TOPIC", TELEMETRY_TOPIC)
-ANALYTICS_TOPIC_SETTING = ("F1_ANALYTICS_TOPIC", ANALYTICS_TOPIC)
-DLQ_TOPIC_SETTING = ("F1_DLQ_TOPIC", DLQ_TOPIC)
+TELEMETRY_TOPIC_SETTING: Setting[Any] = Setting(
+    "F1_TELEMETRY_TOPIC", TELEMETRY_TOPIC, "telemetry topic", flag="--telemetry-topic"
+)
+ANALYTICS_TOPIC_SETTING: Setting[Any] = Setting(
+    "F1_ANALYTICS_TOPIC", ANALYTICS_TOPIC, "lap summary topic", flag="--analytics-topic"
+)
+DLQ_TOPIC_SETTING: Setting[Any] = Setting(
+    "F1_DLQ_TOPIC", DLQ_TOPIC, "dead-letter topic", flag="--dlq-topic"
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 HISTORY_DIR = SCHEMA_DIR / "history"
@@ -39,11 +46,6 @@ def value_subject(topic: str) -> str:
     return f"{topic}-value"
 
 
-def _env(setting: tuple[str, str]) -> str:
-    name, default = setting
-    return os.environ.get(name) or default
-
-
 @dataclass(frozen=True)
 class Topics:
     telemetry: str = TELEMETRY_TOPIC
@@ -60,9 +62,9 @@ class Topics:
         """Topic names from F1_TELEMETRY_TOPIC, F1_ANALYTICS_TOPIC and F1_DLQ_TOPIC; an
         argument that is not None (a CLI flag) wins over its env var."""
         return cls(
-            telemetry or _env(TELEMETRY_TOPIC_SETTING),
-            analytics or _env(ANALYTICS_TOPIC_SETTING),
-            dlq or _env(DLQ_TOPIC_SETTING),
+            TELEMETRY_TOPIC_SETTING.resolve(telemetry or None),
+            ANALYTICS_TOPIC_SETTING.resolve(analytics or None),
+            DLQ_TOPIC_SETTING.resolve(dlq or None),
         )
 
     @property

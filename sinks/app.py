@@ -9,17 +9,17 @@ decodes are retried until the service is back.
 from __future__ import annotations
 
 import logging
-import threading
 from contextlib import ExitStack
 
 from confluent_kafka import Consumer, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
+from runtime.kafka import broker_topics, client_config
 from schemas.channels import LAP_SUMMARY, TELEMETRY
-from schemas.column_decoder import ColumnDecoder
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
-from schemas.serde import lap_summary_deserializer, telemetry_deserializer
+from schemas.serde import ColumnDecoder, lap_summary_deserializer, telemetry_deserializer
 from sinks.consumer_loop import SinkLoop
 from sinks.dlq import DeadLetters
 from sinks.influx_writer import InfluxWriter
@@ -31,22 +31,24 @@ KAFKA_CHECK_TIMEOUT_S = 10.0
 
 
 def consumer_config(settings: SinkSettings) -> dict[str, object]:
-    return {
-        "bootstrap.servers": settings.kafka_bootstrap,
-        "group.id": settings.group_id,
-        # Offsets are committed by the loop, explicitly, after InfluxDB accepted the batch.
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": settings.offset_reset,
-        # Storage wants everything: a sink that starts late still reads from the beginning.
-        "enable.partition.eof": False,
-        # A lap summary topic created after start-up is picked up within a minute.
-        "topic.metadata.refresh.interval.ms": 60_000,
-        # An InfluxDB outage blocks consuming while the write retries; stay in the group
-        # through long ones (a rebalance would only replay, but it costs a batch).
-        "max.poll.interval.ms": 900_000,
-        "fetch.wait.max.ms": 100,
-    }
+    return client_config(
+        settings.kafka_bootstrap,
+        **{
+            "group.id": settings.group_id,
+            # Offsets are committed by the loop, explicitly, after InfluxDB accepted the batch.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": settings.offset_reset,
+            # Storage wants everything: a sink that starts late still reads from the beginning.
+            "enable.partition.eof": False,
+            # A lap summary topic created after start-up is picked up within a minute.
+            "topic.metadata.refresh.interval.ms": 60_000,
+            # An InfluxDB outage blocks consuming while the write retries; stay in the group
+            # through long ones (a rebalance would only replay, but it costs a batch).
+            "max.poll.interval.ms": 900_000,
+            "fetch.wait.max.ms": 100,
+        },
+    )
 
 
 def check_kafka(bootstrap: str, dlq_topic: str) -> set[str]:
@@ -54,12 +56,9 @@ def check_kafka(bootstrap: str, dlq_topic: str) -> set[str]:
 
     InfrastructureError when the broker does not answer.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
-    try:
-        topics = set(admin.list_topics(timeout=KAFKA_CHECK_TIMEOUT_S).topics)
-    except KafkaException as exc:
-        raise InfrastructureError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc
+    topics = broker_topics(bootstrap, attempts=1, timeout_s=KAFKA_CHECK_TIMEOUT_S)
     if dlq_topic not in topics:
+        admin = AdminClient(client_config(bootstrap, log_level=0))
         # Replication factor left to the broker's default (-1), so a real cluster's applies.
         future = admin.create_topics([NewTopic(dlq_topic, num_partitions=1)])[dlq_topic]
         try:
@@ -71,7 +70,7 @@ def check_kafka(bootstrap: str, dlq_topic: str) -> set[str]:
     return topics
 
 
-def run(settings: SinkSettings, stop: threading.Event, loop_ready=None) -> SinkLoop:
+def run(settings: SinkSettings, stop: StopEvent, loop_ready=None) -> SinkLoop:
     """Check the dependencies, then run the sink until ``stop`` is set.
 
     ``loop_ready`` (optional) is called with the SinkLoop before it starts, so a caller (the
@@ -79,7 +78,7 @@ def run(settings: SinkSettings, stop: threading.Event, loop_ready=None) -> SinkL
     """
     topics = settings.topics
     with ExitStack() as stack:
-        registry = stack.enter_context(SchemaRegistry(settings.schema_registry_url))
+        registry = stack.enter_context(SchemaRegistry(settings.registry_url))
         # A missing subject means `f1-schemas register` never ran: stop with its name.
         registry.latest(topics.telemetry_subject)
         telemetry = ColumnDecoder(telemetry_deserializer(registry))
@@ -97,7 +96,7 @@ def run(settings: SinkSettings, stop: threading.Event, loop_ready=None) -> SinkL
         writer = stack.enter_context(
             InfluxWriter(
                 settings.influx_url,
-                settings.influx_token,
+                settings.influx_token.reveal(),
                 settings.influx_org,
                 settings.influx_bucket,
                 gzip=settings.gzip,

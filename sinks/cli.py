@@ -1,78 +1,41 @@
 """``f1-sink-influx``: store every telemetry record in InfluxDB, and read laps back.
 
-Exit codes: 0 done (a stop signal is a normal end), 1 configuration (missing subject or bucket,
-refused token, bad flag), 2 unreachable infrastructure. Errors are one line, no traceback.
+Exit codes, as for every command (``runtime.command``): 0 done (a stop signal is a normal end);
+1 infrastructure unreachable or failing (Kafka, the registry, InfluxDB); 2 bad input (a bad
+flag or setting, the telemetry subject not registered, a missing bucket, a refused token).
+Errors are one line, no traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from runtime import endpoints
-from runtime.command import configure_logging, env_help, run_command
-from schemas.topics import ANALYTICS_TOPIC_SETTING, DLQ_TOPIC_SETTING, TELEMETRY_TOPIC_SETTING
+from runtime.command import StopSignal, add_verbose_flag, run_main
 from sinks import settings as s
-from sinks.history import History, LapRef
+from storage.history import History, LapRef
 
 PROG = "f1-sink-influx"
 log = logging.getLogger(__name__)
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--influx-url", help=env_help(endpoints.INFLUX_URL, "InfluxDB URL"))
-    p.add_argument("--org", help=env_help(endpoints.INFLUX_ORG, "InfluxDB organisation"))
-    p.add_argument("--bucket", help=env_help(endpoints.INFLUX_BUCKET, "InfluxDB bucket"))
-    # The token has no flag (flags show up in `ps`): env or the local stack's token file only.
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    # The token has no flag (flags show up in `ps`): env or a token file only.
+    endpoints.add_influx_flags(p)
+    add_verbose_flag(p)
 
 
 def _add_run(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--bootstrap", help=env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka bootstrap servers")
-    )
-    p.add_argument(
-        "--registry", help=env_help(endpoints.SCHEMA_REGISTRY_URL, "Schema Registry URL")
-    )
-    p.add_argument("--telemetry-topic", help=env_help(TELEMETRY_TOPIC_SETTING, "telemetry topic"))
-    p.add_argument("--analytics-topic", help=env_help(ANALYTICS_TOPIC_SETTING, "lap summary topic"))
-    p.add_argument("--dlq-topic", help=env_help(DLQ_TOPIC_SETTING, "dead-letter topic"))
-    p.add_argument("--group", help=env_help(s.GROUP, "consumer group"))
-    p.add_argument(
-        "--batch-points", type=int, help=env_help(s.BATCH_POINTS, "points per write, at most")
-    )
-    p.add_argument(
-        "--batch-ms", type=float, help=env_help(s.BATCH_MS, "longest wait to fill a batch, ms")
-    )
-    p.add_argument(
-        "--gzip",
-        choices=["auto", "on", "off"],
-        help=env_help(s.GZIP, "compress writes; auto = only when InfluxDB is not on loopback"),
-    )
-    p.add_argument(
-        "--progress-s", type=float, help=env_help(s.PROGRESS_S, "seconds between progress lines")
-    )
-    p.add_argument(
-        "--retry-max-s",
-        type=float,
-        help=env_help(s.RETRY_MAX_S, "longest backoff between write retries, s"),
-    )
-    p.add_argument(
-        "--offset-reset",
-        choices=["earliest", "latest"],
-        help=env_help(s.OFFSET_RESET, "where a new consumer group starts"),
-    )
-    p.add_argument(
-        "--influx-timeout-ms",
-        type=int,
-        help=env_help(s.INFLUX_TIMEOUT_MS, "timeout of one write request, ms"),
-    )
+    endpoints.add_kafka_flags(p)
+    for topic in s.TOPIC_SETTINGS.values():
+        topic.add_to(p)
+    for name, setting in s.SETTINGS.items():
+        choices = ["earliest", "latest"] if name == "offset_reset" else None
+        setting.add_to(p, dest=name, choices=choices)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Store every telemetry record and lap summary from Kafka in InfluxDB "
         "(measurements telemetry and laps), and read laps back. Without a command: run. "
-        f"The token comes from {endpoints.INFLUX_TOKEN[0]} or the local stack's token file.",
+        f"The token comes from {endpoints.INFLUX_TOKEN.env}, the file named by "
+        f"{endpoints.INFLUX_TOKEN_FILE.env}, or the local stack's token file.",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="consume and store until SIGINT/SIGTERM (the default)")
@@ -114,56 +78,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace, **extra: object) -> s.SinkSettings:
+def _settings(args: argparse.Namespace) -> s.SinkSettings:
+    """The flags a subcommand has, over the environment; the rest from the environment."""
+    names = [*s.SETTINGS, *s.TOPIC_SETTINGS]
+    given = {name: getattr(args, name, None) for name in names}
     return s.SinkSettings.from_env(
+        kafka_bootstrap=getattr(args, "bootstrap", None),
+        registry_url=getattr(args, "registry", None),
         influx_url=args.influx_url,
         influx_org=args.org,
         influx_bucket=args.bucket,
-        **extra,
+        **given,
     )
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(settings: s.SinkSettings, stop: StopSignal) -> int:
     from sinks import app
 
-    settings = _settings(
-        args,
-        kafka_bootstrap=args.bootstrap,
-        schema_registry_url=args.registry,
-        telemetry_topic=args.telemetry_topic,
-        analytics_topic=args.analytics_topic,
-        dlq_topic=args.dlq_topic,
-        group_id=args.group,
-        batch_points=args.batch_points,
-        batch_ms=args.batch_ms,
-        gzip=args.gzip,
-        progress_s=args.progress_s,
-        retry_max_s=args.retry_max_s,
-        offset_reset=args.offset_reset,
-        influx_timeout_ms=args.influx_timeout_ms,
-    )
-    stop = threading.Event()
-    loops: list[app.SinkLoop] = []
+    def ready(loop: app.SinkLoop) -> None:
+        stop.on_force(loop.abort)  # a second signal abandons the write in flight
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            log.warning("second %s: abandoning the write in flight", signal.Signals(signum).name)
-            for loop in loops:
-                loop.abort()
-            return
-        log.info("%s: finishing the batch, committing, closing", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    app.run(settings, stop, loop_ready=loops.append)
+    app.run(settings, stop, loop_ready=ready)
     return 0
 
 
 def _history(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with History(
-        settings.influx_url, settings.influx_token, settings.influx_org, settings.influx_bucket
+        settings.influx_url,
+        settings.influx_token.reveal(),
+        settings.influx_org,
+        settings.influx_bucket,
     ) as history:
         if args.what == "sessions":
             for session in history.sessions():
@@ -190,15 +135,13 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in ("run", "history", "-h", "--help"):
         argv = ["run", *argv]  # `run` is the default command
-    args = parser.parse_args(argv)
-    configure_logging(args.verbose)
-    if args.command == "history":
-        return run_command(PROG, lambda: _history(args))
-    return run_command(PROG, lambda: _run(args))
+    parser = build_parser()
+    if argv[0] == "history":
+        return run_main(PROG, parser, lambda args, _stop: _history(args), argv)
+    return run_main(PROG, parser, _run, argv, settings=_settings)
 
 
 if __name__ == "__main__":

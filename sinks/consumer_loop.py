@@ -24,16 +24,17 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from confluent_kafka import OFFSET_INVALID, KafkaError, KafkaException, Message, TopicPartition
 
+from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY
-from schemas.column_decoder import DecodedColumns, decode_each
+from schemas.serde import DecodedColumns, decode_each
 from sinks.dlq import INFLUX_REJECTED, DeadLetters, Source
 from sinks.influx_writer import Lines, Rejected, WriteCancelled
 from sinks.line_protocol import LineEncoder
@@ -69,11 +70,13 @@ class Writer(Protocol):
 
 class Consumer(Protocol):
     def consume(self, num_messages: int, timeout: float) -> list[Message]: ...
-    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> Any: ...
+    def commit(
+        self, *, offsets: list[TopicPartition], asynchronous: Literal[False]
+    ) -> list[TopicPartition]: ...
     def assignment(self) -> list[TopicPartition]: ...
     def position(self, partitions: list[TopicPartition]) -> list[TopicPartition]: ...
     def get_watermark_offsets(
-        self, partition: TopicPartition, timeout: float | None = None, cached: bool = False
+        self, partition: TopicPartition, timeout: float = ..., cached: bool = ...
     ) -> tuple[int, int] | None: ...
 
 
@@ -115,7 +118,7 @@ class SinkLoop:
         consumer: Consumer,
         writer: Writer,
         dead_letters: DeadLetters,
-        decoders: dict[str, tuple[str, BatchDecoder | Decoder]],
+        decoders: Mapping[str, tuple[str, BatchDecoder | Decoder]],
         *,
         batch_points: int = 5000,
         batch_ms: float = 250.0,
@@ -146,7 +149,7 @@ class SinkLoop:
 
     # --- the loop -----------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
+    def run(self, stop: StopEvent) -> None:
         """Consume until ``stop`` is set, then write and commit what was read, and return."""
         batch = Batch()
         try:
@@ -174,7 +177,7 @@ class SinkLoop:
             return True
         return batch.opened is not None and self._clock() - batch.opened >= self.batch_s
 
-    def _fill(self, batch: Batch, stop: threading.Event) -> Batch:
+    def _fill(self, batch: Batch, stop: StopEvent) -> Batch:
         """Consume into ``batch`` until it is due or a short poll comes back empty."""
         while not stop.is_set():
             if batch.opened is None:
@@ -196,7 +199,7 @@ class SinkLoop:
                 return batch
         return batch
 
-    def _add_all(self, batch: Batch, messages: list[Message], stop: threading.Event) -> bool:
+    def _add_all(self, batch: Batch, messages: list[Message], stop: StopEvent) -> bool:
         """Decode and encode ``messages`` into ``batch``; False when stopping mid-way.
 
         The records of each topic are decoded together; Kafka's errors, dead letters and
@@ -209,6 +212,8 @@ class SinkLoop:
                 self._consumer_error(err, msg)
                 continue
             topic = msg.topic()
+            if topic is None:  # only Kafka's error events lack one, and those were handled
+                raise InfrastructureError(f"Kafka returned a record without a topic: {msg!r}")
             same = by_topic.get(topic)
             if same is None:
                 by_topic[topic] = same = []
@@ -223,7 +228,10 @@ class SinkLoop:
                 self._open(batch, msgs[0])
             last = {msg.partition(): msg for msg in msgs}  # offsets only grow in a partition
             for partition, msg in last.items():
-                batch.offsets[(topic, partition)] = msg.offset() + 1
+                offset = msg.offset()
+                if partition is None or offset is None:  # as for the topic above
+                    raise InfrastructureError(f"Kafka returned a record without a position: {msg!r}")
+                batch.offsets[(topic, partition)] = offset + 1
             batch.consumed += len(msgs)
             for i, exc in decoded.errors:
                 self.dlq.send(Source.of(msgs[i]), exc.reason, str(exc))
@@ -249,7 +257,7 @@ class SinkLoop:
             batch.oldest_kafka_ms = produced_ms
 
     def _decode_retrying(
-        self, decoder: BatchDecoder | Decoder, kind: str, values: list[bytes], stop: threading.Event
+        self, decoder: BatchDecoder | Decoder, kind: str, values: list[bytes], stop: StopEvent
     ) -> DecodedColumns | None:
         """Decode while the registry cannot be asked for a schema (an infrastructure problem,
         never the records' fault): the decoded batch, or None when stopping."""
@@ -287,7 +295,7 @@ class SinkLoop:
 
     # --- writing and committing ---------------------------------------------------------------
 
-    def _hand_over(self, batch: Batch, stop: threading.Event) -> None:
+    def _hand_over(self, batch: Batch, stop: StopEvent) -> None:
         """Finish the write in flight (commit it), then start writing ``batch``."""
         self._settle(stop)
         if self._cancel.is_set():
@@ -295,7 +303,7 @@ class SinkLoop:
         future = self._executor.submit(self.writer.write, batch.lines, self._cancel)
         self._in_flight = (batch, future)
 
-    def _settle(self, stop: threading.Event) -> None:
+    def _settle(self, stop: StopEvent) -> None:
         """Wait for the write in flight; dead-letter its rejects, then commit its offsets.
 
         After a stop signal the write gets SHUTDOWN_GRACE_S more to succeed (InfluxDB may be
@@ -320,17 +328,16 @@ class SinkLoop:
                 log.warning("%d records not written; the next start reads them again", len(batch))
                 return
         self._in_flight = None
+        rejected_laps = 0
         for r in rejected:
             source = Source.of(batch.sources[r.index])
             self.dlq.send(source, INFLUX_REJECTED, f"HTTP {r.status}: {r.message}")
+            rejected_laps += self.decoders[source.topic][0] == LAP_SUMMARY
         self.stats.dead += len(rejected)
         if not self.dlq.flush(stop):
             log.warning("dead letters not acknowledged; %d records not committed", len(batch))
             return
         self._commit(batch)
-        rejected_laps = sum(
-            self.decoders[batch.sources[r.index].topic()][0] == LAP_SUMMARY for r in rejected
-        )
         laps = batch.laps - rejected_laps
         stored = len(batch) - len(rejected)
         self.stats.stored += stored

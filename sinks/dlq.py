@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 from confluent_kafka import KafkaError, Message, Producer
 
+from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
+from runtime.kafka import client_config
 from schemas.topics import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
@@ -51,7 +53,11 @@ class Source:
 
     @classmethod
     def of(cls, msg: Message) -> Source:
-        return cls(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value())
+        topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+        if topic is None or partition is None or offset is None:
+            # Only Kafka's error events lack a position, and they are never dead-lettered.
+            raise ValueError(f"not a consumed record: {msg!r}")
+        return cls(topic, partition, offset, msg.key(), msg.value())
 
 
 def headers_for(source: Source, reason: str, error: str) -> list[tuple[str, bytes]]:
@@ -75,14 +81,16 @@ class DeadLetters:
         self._pending: dict[int, tuple[Source, list[tuple[str, bytes]]]] = {}
         self._failed: list[int] = []
         self._next_id = 0
-        self._producer = producer or Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "acks": "all",
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "error_cb": self._on_error,
-            }
+        self._producer = (
+            producer
+            if producer is not None
+            else Producer(
+                client_config(
+                    bootstrap,
+                    acks="all",
+                    **{"enable.idempotence": True, "linger.ms": 5, "error_cb": self._on_error},
+                )
+            )
         )
 
     @staticmethod
@@ -121,7 +129,9 @@ class DeadLetters:
                     self.topic,
                     key=source.key,
                     value=source.value,
-                    headers=headers,
+                    # The stub wants a list of (str, str | bytes | None); a list is invariant,
+                    # so our list of (str, bytes) does not match, though produce() takes it.
+                    headers=headers,  # type: ignore[arg-type]
                     on_delivery=delivered,
                 )
                 return
@@ -133,7 +143,7 @@ class DeadLetters:
         with self._lock:
             return len(self._pending)
 
-    def flush(self, stop: threading.Event | None = None, retry_s: float = 1.0) -> bool:
+    def flush(self, stop: StopEvent | None = None, retry_s: float = 1.0) -> bool:
         """Block until every queued letter is acknowledged; True when done, False when
         ``stop`` was set first (then nothing that depends on them may be committed)."""
         while True:

@@ -193,7 +193,9 @@ class InfluxWriter:
             raise ConfigError(f"bucket {self.bucket!r} does not exist in org {self.org!r}")
 
     def _post(self, body: bytes) -> None:
-        self._write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)
+        # influxdb_client annotates write_precision as the WritePrecision class, whose members
+        # are plain str constants ("us"): the value it documents is refused by its own hint.
+        self._write_api.write(self.bucket, self.org, body, write_precision=WritePrecision.US)  # type: ignore[arg-type]
 
     # --- writing ----------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ Tags are ``session_id``, ``car_id`` and ``driver`` (the table's identifiers). ``
 one-to-one with the car within a session, so it adds no series; ``lap`` is an integer *field*,
 not a tag: as a tag it would multiply the series by the laps (20 cars x 60 laps x 20 fields
 = 24,000 short series per session instead of 400), and a lap is a contiguous time range of one
-car's series anyway, which is what the history queries select on (see ``sinks.history``).
+car's series anyway, which is what the history queries select on (see ``storage.history``).
 
 A batch is formatted column by column with Arrow, not record by record: each column is turned
 into text in one call, and the lines are joined from the columns in another, so the sink's
@@ -21,22 +21,15 @@ float32 that was sent (``0.1``, not ``0.100000001``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from schemas.channels import LAP_SUMMARY, TELEMETRY, channels
-from schemas.column_decoder import DecodedColumns, columns_of
-
-TELEMETRY_MEASUREMENT = "telemetry"
-LAPS_MEASUREMENT = "laps"
-
-# Which field is the point's timestamp. A lap summary is stamped at the end of its lap (one
-# per car per lap, so the key is unique); lap_start stays an integer field (µs).
-TIME_FIELD = {TELEMETRY: "timestamp", LAP_SUMMARY: "lap_end"}
-MEASUREMENT = {TELEMETRY: TELEMETRY_MEASUREMENT, LAP_SUMMARY: LAPS_MEASUREMENT}
+from schemas.channels import TELEMETRY, InfluxType, channels
+from schemas.serde import DecodedColumns, columns_of
+from storage.layout import MEASUREMENT, TIME_FIELD
 
 # Distinct tag combinations remembered by an encoder (sessions x cars); cleared when full.
 MAX_CACHED_SERIES = 10_000
@@ -103,7 +96,7 @@ class LineEncoder:
         plan: list[tuple[str, str, Any, pa.DataType]] = []
         before = " "
         for c in channels(record):
-            kind = c.influx_type
+            kind: InfluxType | Literal["double"] = c.influx_type
             if kind == "tag" or c.name == self.time_field:
                 continue
             if kind == "float" and c.avro_type == "double":

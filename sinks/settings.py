@@ -1,49 +1,89 @@
 """The sink's one settings object: env vars (``F1_...``) first, CLI flags override them.
 
-Endpoints (Kafka, registry, InfluxDB) and topic names come from the variables every service
-shares (``runtime.endpoints``, ``schemas.topics``); the ``F1_SINK_...`` variables tune this
-service only. The InfluxDB token is a secret: it is read from the environment (or the local
-stack's token file) and never printed, logged or shown in ``--help``.
+Endpoints (Kafka, registry, InfluxDB) and topic names come from the settings every service
+shares (``runtime.endpoints``, ``schemas.topics``); the ``F1_SINK_...`` settings tune this
+service only. The InfluxDB token is a secret: it is read from the environment or a token file
+(``runtime.endpoints``) and never printed, logged or shown in ``--help``.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlparse
 
 from runtime import endpoints
 from runtime.errors import ConfigError
-from schemas.topics import Topics
+from runtime.settings import Secret, Setting, choice, integer, number, resolve_all
+from schemas.topics import (
+    ANALYTICS_TOPIC_SETTING,
+    DLQ_TOPIC_SETTING,
+    TELEMETRY_TOPIC_SETTING,
+    Topics,
+)
 
-# env var -> default, as in runtime.endpoints: --help prints both.
-GROUP = ("F1_SINK_GROUP", "f1-sink-influx")
-BATCH_POINTS = ("F1_SINK_BATCH_POINTS", "5000")
-BATCH_MS = ("F1_SINK_BATCH_MS", "250")
-GZIP = ("F1_SINK_GZIP", "auto")
-PROGRESS_S = ("F1_SINK_PROGRESS_S", "10")
-RETRY_MAX_S = ("F1_SINK_RETRY_MAX_S", "5")
-INFLUX_TIMEOUT_MS = ("F1_SINK_INFLUX_TIMEOUT_MS", "10000")
-OFFSET_RESET = ("F1_SINK_OFFSET_RESET", "earliest")
+GROUP: Setting[Any] = Setting("F1_SINK_GROUP", "f1-sink-influx", "consumer group", flag="--group")
+BATCH_POINTS: Setting[Any] = Setting(
+    "F1_SINK_BATCH_POINTS", "5000", "points per write, at most", integer(1), flag="--batch-points"
+)
+BATCH_MS: Setting[Any] = Setting(
+    "F1_SINK_BATCH_MS",
+    "250",
+    "longest wait to fill a batch, ms",
+    number(above=0, hi=3_600_000),
+    flag="--batch-ms",
+)
+GZIP: Setting[Any] = Setting(
+    "F1_SINK_GZIP",
+    "auto",
+    "compress writes; auto = only when InfluxDB is not on loopback",
+    choice("auto", "on", "off", "true", "false", "1", "0", "yes", "no"),
+    flag="--gzip",
+)
+PROGRESS_S: Setting[Any] = Setting(
+    "F1_SINK_PROGRESS_S",
+    "10",
+    "seconds between progress lines",
+    number(above=0, hi=86_400),
+    flag="--progress-s",
+)
+# A backoff below 10 ms would retry a failing write in a hot loop.
+RETRY_MAX_S: Setting[Any] = Setting(
+    "F1_SINK_RETRY_MAX_S",
+    "5",
+    "longest backoff between write retries, s",
+    number(0.01, 3600),
+    flag="--retry-max-s",
+)
+# 0 would mean "no timeout" to the client: a hung InfluxDB would hang the sink.
+INFLUX_TIMEOUT_MS: Setting[Any] = Setting(
+    "F1_SINK_INFLUX_TIMEOUT_MS",
+    "10000",
+    "timeout of one write request, ms",
+    integer(1, 3_600_000),
+    flag="--influx-timeout-ms",
+)
+OFFSET_RESET: Setting[Any] = Setting(
+    "F1_SINK_OFFSET_RESET",
+    "earliest",
+    "where a new consumer group starts",
+    choice("earliest", "latest"),
+    flag="--offset-reset",
+)
 
-SETTINGS = (GROUP, BATCH_POINTS, BATCH_MS, GZIP, PROGRESS_S, RETRY_MAX_S, INFLUX_TIMEOUT_MS)
+# SinkSettings field -> its setting; flags are named after the setting.
+SETTINGS: dict[str, Setting] = {
+    "group_id": GROUP,
+    "batch_points": BATCH_POINTS,
+    "batch_ms": BATCH_MS,
+    "gzip": GZIP,
+    "progress_s": PROGRESS_S,
+    "retry_max_s": RETRY_MAX_S,
+    "influx_timeout_ms": INFLUX_TIMEOUT_MS,
+    "offset_reset": OFFSET_RESET,
+}
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-
-
-def env(setting: tuple[str, str]) -> str:
-    name, default = setting
-    return os.environ.get(name) or default
-
-
-def _number(setting: tuple[str, str], text: str, kind: type[int] | type[float]) -> float:
-    try:
-        value = kind(text)
-    except ValueError:
-        raise ConfigError(f"{setting[0]} must be a number, got {text!r}") from None
-    if value <= 0:
-        raise ConfigError(f"{setting[0]} must be positive, got {text!r}")
-    return value
 
 
 def gzip_wanted(mode: str, influx_url: str) -> bool:
@@ -58,19 +98,19 @@ def gzip_wanted(mode: str, influx_url: str) -> bool:
     if mode in ("off", "false", "0", "no"):
         return False
     if mode != "auto":
-        raise ConfigError(f"{GZIP[0]} must be auto, on or off, got {mode!r}")
+        raise ConfigError(f"{GZIP.env} must be auto, on or off, got {mode!r}")
     return (urlparse(influx_url).hostname or "") not in _LOOPBACK
 
 
 @dataclass(frozen=True)
 class SinkSettings:
     kafka_bootstrap: str
-    schema_registry_url: str
+    registry_url: str
     influx_url: str
     influx_org: str
     influx_bucket: str
     topics: Topics
-    group_id: str = GROUP[1]
+    group_id: str = GROUP.default
     batch_points: int = 5000
     batch_ms: float = 250.0
     gzip: bool = False
@@ -78,50 +118,62 @@ class SinkSettings:
     retry_max_s: float = 5.0
     influx_timeout_ms: int = 10_000
     offset_reset: str = "earliest"
-    # A secret: kept out of repr() so a logged settings object never shows it.
-    influx_token: str = field(default="", repr=False)
+    # Masked in repr() and str(), so a logged settings object never shows it.
+    influx_token: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
-    def from_env(cls, **overrides: object) -> SinkSettings:
-        """Settings from the environment; keyword arguments that are not None win (CLI flags).
+    def from_env(cls, **given: object) -> SinkSettings:
+        """Settings from the environment; keyword arguments that are not None win (flags).
 
-        Topic overrides are ``telemetry_topic``, ``analytics_topic`` and ``dlq_topic``.
+        Keywords: the endpoint attributes of ``runtime.endpoints.Endpoints``
+        (``kafka_bootstrap``, ``registry_url``, ``influx_url``, ``influx_org``,
+        ``influx_bucket``), ``telemetry_topic``, ``analytics_topic``, ``dlq_topic``, and the
+        names in ``SETTINGS``.
         """
-        given = {k: v for k, v in overrides.items() if v is not None}
-        topics = Topics.from_env(
-            telemetry=given.pop("telemetry_topic", None),  # type: ignore[arg-type]
-            analytics=given.pop("analytics_topic", None),  # type: ignore[arg-type]
-            dlq=given.pop("dlq_topic", None),  # type: ignore[arg-type]
+        unknown = set(given) - set(SETTINGS) - _ENDPOINT_KEYS - _TOPIC_KEYS
+        if unknown:
+            raise TypeError(f"unknown sink settings: {', '.join(sorted(unknown))}")
+        ep = endpoints.Endpoints.from_env(
+            **{k: given.get(k) for k in _ENDPOINT_KEYS}  # type: ignore[arg-type]
         )
-        gzip_mode = str(given.pop("gzip", env(GZIP)))
-        ep = endpoints.Endpoints.from_env()
-        base = cls(
+        topics = Topics.from_env(
+            telemetry=given.get("telemetry_topic"),  # type: ignore[arg-type]
+            analytics=given.get("analytics_topic"),  # type: ignore[arg-type]
+            dlq=given.get("dlq_topic"),  # type: ignore[arg-type]
+        )
+        v = resolve_all(SETTINGS, given)
+        return cls(
             kafka_bootstrap=ep.kafka_bootstrap,
-            schema_registry_url=ep.schema_registry_url,
+            registry_url=ep.registry_url,
             influx_url=ep.influx_url,
             influx_org=ep.influx_org,
             influx_bucket=ep.influx_bucket,
             topics=topics,
-            group_id=env(GROUP),
-            batch_points=int(_number(BATCH_POINTS, env(BATCH_POINTS), int)),
-            batch_ms=_number(BATCH_MS, env(BATCH_MS), float),
-            progress_s=_number(PROGRESS_S, env(PROGRESS_S), float),
-            retry_max_s=_number(RETRY_MAX_S, env(RETRY_MAX_S), float),
-            influx_timeout_ms=int(_number(INFLUX_TIMEOUT_MS, env(INFLUX_TIMEOUT_MS), int)),
-            offset_reset=env(OFFSET_RESET),
+            group_id=v["group_id"],
+            batch_points=v["batch_points"],
+            batch_ms=v["batch_ms"],
+            gzip=gzip_wanted(v["gzip"], ep.influx_url),
+            progress_s=v["progress_s"],
+            retry_max_s=v["retry_max_s"],
+            influx_timeout_ms=v["influx_timeout_ms"],
+            offset_reset=v["offset_reset"],
             influx_token=ep.influx_token,
-        )
-        settings = replace(base, **given)  # type: ignore[arg-type]
-        return replace(settings, gzip=gzip_wanted(gzip_mode, settings.influx_url)).checked()
+        ).checked()
 
     def checked(self) -> SinkSettings:
-        if self.batch_points < 1 or self.batch_ms <= 0:
-            raise ConfigError("batch size and batch time must be positive")
-        if self.offset_reset not in ("earliest", "latest"):
-            raise ConfigError(f"{OFFSET_RESET[0]} must be earliest or latest")
         if not self.influx_token:
             raise ConfigError(
-                f"no InfluxDB token: set {endpoints.INFLUX_TOKEN[0]} (or start the local stack, "
-                "whose token file is read automatically)"
+                f"no InfluxDB token: set {endpoints.INFLUX_TOKEN.env} or "
+                f"{endpoints.INFLUX_TOKEN_FILE.env} (or start the local stack, whose token file "
+                "is read automatically)"
             )
         return self
+
+
+_ENDPOINT_KEYS = {"kafka_bootstrap", "registry_url", "influx_url", "influx_org", "influx_bucket"}
+_TOPIC_KEYS = {"telemetry_topic", "analytics_topic", "dlq_topic"}
+TOPIC_SETTINGS = {
+    "telemetry_topic": TELEMETRY_TOPIC_SETTING,
+    "analytics_topic": ANALYTICS_TOPIC_SETTING,
+    "dlq_topic": DLQ_TOPIC_SETTING,
+}

@@ -12,86 +12,23 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from collections.abc import Sequence
+from pathlib import Path
 
-from runtime.command import run_command
+from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.endpoints import Endpoints
 from stack import demo as demo_module
-from stack import paths, procs, spark_jars
-from stack.apicurio import Apicurio
-from stack.influxdb import BUCKET, ORG, InfluxDB
-from stack.kafka import Kafka
-from stack.service import Service
+from stack import lifecycle, procs, spark_jars
 from stack.topics import ensure_topics, platform_topics
 
 log = logging.getLogger(__name__)
-
-
-def services() -> list[Service]:
-    """Every process of the stack, in start order (stopped in reverse)."""
-    return [Kafka(), Apicurio(), InfluxDB()]
-
-
-def up() -> int:
-    started_at = time.monotonic()
-    all_services = services()
-    for service in all_services:
-        if not service.installed():
-            print(f"installing {service.name} (first run only; log in {paths.logs_dir()})")
-            t0 = time.monotonic()
-            service.install()
-            print(f"  {service.name} installed in {time.monotonic() - t0:.0f} s")
-    if not spark_jars.installed():
-        print("installing the Spark Kafka and Avro connector jars (first run only)")
-        spark_jars.install()
-    # Start everything first, then wait: the JVMs warm up side by side.
-    fresh = [s for s in all_services if s.running() is None]
-    for service in fresh:
-        service.start()
-    for service in all_services:
-        service.wait_healthy()
-        service.after_start()
-    took = time.monotonic() - started_at
-    print(
-        f"stack is up ({len(fresh)} started, {len(all_services) - len(fresh)} already running) "
-        f"in {took:.1f} s"
-    )
-    _print_endpoints()
-    return 0
-
-
-def _print_endpoints() -> None:
-    kafka, registry, influx = services()
-    print(f"  kafka            {kafka.endpoint()}")
-    print(f"  schema registry  {registry.endpoint()}")
-    print(f"  influxdb         {influx.endpoint()}  (org {ORG}, bucket {BUCKET})")
-    print(f"  spark jars       {spark_jars.jars_dir()}")
-    print(f"  logs             {paths.logs_dir()}")
-    print("# for services and clients in this shell:")
-    print(f"export F1_KAFKA_BOOTSTRAP={kafka.endpoint()}")
-    print(f"export F1_SCHEMA_REGISTRY_URL={registry.endpoint()}")
-    print(f"export F1_INFLUX_URL={influx.endpoint()}")
-    print(f'export F1_INFLUX_TOKEN="$(cat {paths.influx_token_file()})"')
-    print(f"export F1_INFLUX_ORG={ORG}")
-    print(f"export F1_INFLUX_BUCKET={BUCKET}")
-
-
-def down() -> int:
-    for service in reversed(services()):
-        record = service.stop()
-        if record is None:
-            print(f"{service.name:16} not running")
-        else:
-            print(f"{service.name:16} stopped (pid {record.pid})")
-    return 0
 
 
 def status() -> int:
     """Print one line per service; exit 0 only when every service is running and healthy."""
     all_ok = True
     print(f"{'service':16} {'pid':>7} {'port':>5}  {'health':9} {'rss':>8}  endpoint")
-    for service in services():
+    for service in lifecycle.services():
         record = service.running()
         health = "stopped"
         if record is not None:
@@ -104,8 +41,13 @@ def status() -> int:
             f"{service.endpoint()}"
         )
         all_ok = all_ok and health == "healthy"
-    jars = "ready" if spark_jars.installed() else "not installed"
-    print(f"{'spark-jars':16} {'-':>7} {'-':>5}  {jars:9} {'-':>8}  {spark_jars.jars_dir()}")
+    where: Path | str
+    if spark_jars.wanted():
+        jars = "ready" if spark_jars.installed() else "not installed"
+        where = spark_jars.jars_dir()
+    else:
+        jars, where = "-", "pyspark not installed (the analytics extra)"
+    print(f"{'spark-jars':16} {'-':>7} {'-':>5}  {jars:9} {'-':>8}  {where}")
     return 0 if all_ok else 1
 
 
@@ -118,8 +60,8 @@ def topics() -> int:
     return 0
 
 
-def logs(name: str | None, lines: int, follow: bool) -> int:
-    known = {s.name: s for s in services()}
+def logs(name: str | None, lines: int, follow: bool, stop: StopSignal | None = None) -> int:
+    known = {s.name: s for s in lifecycle.services()}
     if name is not None and name not in known:
         print(f"f1-stack: unknown service '{name}' (one of {', '.join(known)})", file=sys.stderr)
         return 2
@@ -131,22 +73,22 @@ def logs(name: str | None, lines: int, follow: bool) -> int:
         if len(chosen) != 1:
             print("f1-stack: --follow needs one service name", file=sys.stderr)
             return 2
-        return _follow(chosen[0].log_file)
+        return _follow(chosen[0].log_file, stop or StopSignal())
     return 0
 
 
-def _follow(path) -> int:
+def _follow(path: Path, stop: StopSignal) -> int:
+    """Print what the log gains until Ctrl-C."""
     try:
         with open(path, "rb") as handle:
             handle.seek(0, 2)
-            while True:
+            while not stop.is_set():
                 chunk = handle.read()
                 if chunk:
                     sys.stdout.write(chunk.decode(errors="replace"))
                     sys.stdout.flush()
                 else:
-                    time.sleep(0.3)
-    except KeyboardInterrupt:
+                    stop.wait(0.3)
         return 0
     except OSError as exc:
         print(f"f1-stack: cannot read {path}: {exc.strerror}", file=sys.stderr)
@@ -187,31 +129,30 @@ def build_parser() -> argparse.ArgumentParser:
     logs_parser.add_argument("service", nargs="?", help="kafka, schema-registry or influxdb")
     logs_parser.add_argument("-n", "--lines", type=int, default=40, help="lines to show (40)")
     logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing")
+    add_verbose_flag(parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return run_command("f1-stack", lambda: _dispatch(args))
+    # Warnings only: what f1-stack prints is its result; -v shows the services' progress.
+    return run_main("f1-stack", build_parser(), _dispatch, argv, quiet=True)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
     if args.command == "up":
-        return up()
+        return lifecycle.up()
     if args.command == "down":
-        return down()
+        return lifecycle.down()
     if args.command == "status":
         return status()
     if args.command == "topics":
         return topics()
     if args.command == "demo":
-        return demo_module.run(
-            demo_module.Options(
-                cars=args.cars, rate=args.rate, laps=args.laps, dashboard_port=args.dashboard_port
-            )
+        options = demo_module.Options(
+            cars=args.cars, rate=args.rate, laps=args.laps, dashboard_port=args.dashboard_port
         )
-    return logs(args.service, args.lines, args.follow)
+        return demo_module.run(options, stop)
+    return logs(args.service, args.lines, args.follow, stop)
 
 
 if __name__ == "__main__":

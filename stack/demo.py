@@ -22,14 +22,12 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
+from runtime.command import StopSignal
 from runtime.endpoints import Endpoints
-from runtime.errors import InfrastructureError
-from schemas import cli as schemas_cli
+from schemas.registration import register_all
 from schemas.topics import Topics
-from stack import cli as stack_cli
-from stack import paths, procs
+from stack import lifecycle, paths, procs
 from stack.topics import ensure_topics, platform_topics
 
 DASHBOARD_PORT = 5006
@@ -178,31 +176,18 @@ class Platform:
         return procs.tail(self.services[name].log_file, lines)
 
 
-class _Stop:
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self, _signum: int, _frame: FrameType | None) -> None:
-        self.requested = True
-
-
 def prepare(endpoints: Endpoints, topics: Topics) -> None:
     """The schemas registered and the platform's topics created (the stack is up)."""
-    register = ["register", "--registry", endpoints.schema_registry_url]
-    register += ["--telemetry-topic", topics.telemetry, "--analytics-topic", topics.analytics]
-    if schemas_cli.main(register) != 0:
-        raise InfrastructureError("registering the schemas failed (see above)")
+    register_all(endpoints.registry_url, topics)
     created = ensure_topics(endpoints.kafka_bootstrap, platform_topics(topics))
     if created:
         print(f"created topics: {', '.join(created)}")
 
 
-def run(options: Options) -> int:
-    stack_cli.up()
+def run(options: Options, stop: StopSignal) -> int:
+    """The stack, the contract, then every service until ``stop`` is set (Ctrl-C)."""
+    lifecycle.up()
     prepare(Endpoints.from_env(), Topics.from_env())
-    stop = _Stop()
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     platform = Platform(options)
     platform.start()
     platform.start_dashboard_feed()
@@ -214,7 +199,7 @@ def run(options: Options) -> int:
     print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
 
     reported: set[str] = set()
-    while not stop.requested:
+    while not stop.is_set():
         for name, code in platform.exited().items():
             if name in reported:
                 continue
@@ -226,10 +211,10 @@ def run(options: Options) -> int:
             print(f"{name} exited with code {code}; the end of its log:\n{tail}", file=sys.stderr)
         if len(reported) == len(platform.services):
             return 1
-        time.sleep(0.5)
+        stop.wait(0.5)
     print("\nstopping the platform...")
-    for name, code in platform.stop().items():
-        print(f"  {name:12} stopped (exit {code})")
+    for name, exit_code in platform.stop().items():
+        print(f"  {name:12} stopped (exit {exit_code})")
     return 0
 
 

@@ -7,6 +7,7 @@ once into the cache and handed to Spark with ``spark.jars``.
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from runtime.paths import spark_jars_dir
@@ -22,6 +23,12 @@ CONNECTOR_ARTIFACTS = (
     "commons-pool2",
     "spark-avro_2.13",
 )
+
+
+def wanted() -> bool:
+    """Whether pyspark is installed here (the `analytics` extra): only then are the jars
+    of its version fetched."""
+    return importlib.util.find_spec("pyspark") is not None
 
 
 def spark_version() -> str:

@@ -13,6 +13,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from runtime.errors import InfrastructureError
+from runtime.kafka import client_config
 from schemas.topics import Topics
 
 
@@ -34,7 +35,7 @@ def platform_topics(topics: Topics | None = None) -> list[TopicSpec]:
 
 def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
     """Create the topics that do not exist yet; the names of those created."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+    admin = AdminClient(client_config(bootstrap, log_level=0))
     try:
         existing = set(admin.list_topics(timeout=timeout_s).topics)
     except KafkaException as exc:

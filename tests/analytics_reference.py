@@ -2,7 +2,8 @@
 
 Written from the definitions in analytics/README.md, not from the job's code, and working
 on the whole run at once (no state, no micro-batches), so the tests can compare the job's
-summaries with it field by field.
+summaries with it field by field. The line crossing is the platform's one definition
+(:mod:`circuit.lap_line`), used here on purpose: every service times laps the same way.
 """
 
 from __future__ import annotations
@@ -12,17 +13,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from circuit.lap_line import crossing_time
+
 FULL_THROTTLE = 0.98  # schemas.channels.FULL_THROTTLE_MIN, restated on purpose
 BRAKE_ON = 0.05  # schemas.channels.BRAKE_ON_MIN
 
 
 def _crossing(before: pd.Series, after: pd.Series) -> float:
     """Interpolated time the car passed the line between two consecutive samples."""
-    line = after["total_distance_m"] - after["lap_distance_m"]
-    share = (line - before["total_distance_m"]) / (
-        after["total_distance_m"] - before["total_distance_m"]
+    return crossing_time(
+        float(before["timestamp"]),
+        float(before["total_distance_m"]),
+        float(after["timestamp"]),
+        float(after["total_distance_m"]),
+        float(after["lap_distance_m"]),
     )
-    return before["timestamp"] + share * (after["timestamp"] - before["timestamp"])
 
 
 def _boundary(lap: pd.DataFrame, sector: int) -> float:

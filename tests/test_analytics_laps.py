@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.laps import INPUT_COLUMNS, LapState, advance, line_crossing_us
-from producer.silverstone import silverstone
+from analytics.laps import INPUT_COLUMNS, LapState, advance
+from circuit import silverstone
 from producer.simulation import Simulation, concat_batches
 from tests.analytics_reference import assert_summaries_match, expected_summaries
 
@@ -103,10 +101,3 @@ def test_a_gap_in_lap_numbers_completes_nothing(telemetry: pd.DataFrame) -> None
     without_lap_2 = car[car["lap"] != 2]
     _, done = advance("unit", "car-01", None, _columns(without_lap_2))
     assert all(s["lap"] not in (1, 2, 3) for s in done)
-
-
-def test_line_crossing_is_interpolated_by_distance() -> None:
-    # 5 m before the line at t=0, 15 m after it at t=100: a quarter of the way.
-    assert line_crossing_us(0, 995.0, 100, 1015.0, 15.0) == pytest.approx(25.0)
-    assert line_crossing_us(0, 1000.0, 100, 1000.0, 0.0) == 100.0  # not moving
-    assert not math.isnan(line_crossing_us(0, math.nan, 100, 1000.0, 0.0))

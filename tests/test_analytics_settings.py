@@ -21,7 +21,7 @@ def test_defaults_follow_the_platform_settings(monkeypatch: pytest.MonkeyPatch) 
     assert s.watermark == "30000 milliseconds"
     assert s.starting_offsets == "earliest" and s.max_offsets_per_trigger is None
     assert (s.topics.telemetry, s.topics.analytics) == ("f1-telemetry", "f1-analytics")
-    assert s.bootstrap == "127.0.0.1:9092"
+    assert s.kafka_bootstrap == "127.0.0.1:9092"
 
 
 def test_env_vars_then_flags_win() -> None:

@@ -10,12 +10,11 @@ import pytest
 from dashboard.frames import TRAIL_EVERY, FrameReader, delta_sign, fmt_delta, fmt_lap_time
 from dashboard.live_view import LiveView
 from dashboard.model import GridModel
-from producer.silverstone import silverstone
-from tests.test_dashboard_model import LAP_M, records
+from tests.dashboard_samples import records
 
 
 def model_with(ticks: range, cars: tuple[str, ...] = ("car-01",)) -> GridModel:
-    model = GridModel(LAP_M, 10.0)
+    model = GridModel(step_m=10.0)
     for car in cars:
         model.ingest(records(ticks, car=car, driver="HAM" if car == "car-02" else "VER"))
     return model
@@ -94,7 +93,7 @@ def test_selecting_another_car_sends_its_state_again() -> None:
 def test_live_view_applies_frames_as_stream_and_patch() -> None:
     model = model_with(range(0, 20), cars=("car-01", "car-02"))
     reader = FrameReader()
-    view = LiveView(silverstone(), LAP_M)
+    view = LiveView()
     view.apply(reader.next_frame(model))
     assert view.cars_source.data["driver"] == ["VER", "HAM"]
     assert view.selected_source.data["driver"] == ["VER"]

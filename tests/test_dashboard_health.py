@@ -6,11 +6,11 @@ import json
 
 from dashboard.health import snapshot
 from dashboard.model import GridModel
-from tests.test_dashboard_model import LAP_M, records
+from tests.dashboard_samples import records
 
 
 def test_counts_records_and_laps_per_car_and_summaries_per_session() -> None:
-    model = GridModel(LAP_M, step_m=1.0)
+    model = GridModel(step_m=1.0)
     model.ingest(records(range(70)))  # 21 s: lap 1 (10 s) and lap 2 (8.04 s) completed
     model.ingest(records(range(5), car="car-02", driver="HAM"))
     model.laps.add({"session_id": "s-1", "car_id": "car-01", "lap": 1, "lap_time_s": 10.0})
@@ -30,7 +30,7 @@ def test_counts_records_and_laps_per_car_and_summaries_per_session() -> None:
 
 
 def test_a_new_session_starts_the_count_again() -> None:
-    model = GridModel(LAP_M, step_m=1.0)
+    model = GridModel(step_m=1.0)
     model.ingest(records(range(10)))
     model.ingest(records(range(3), session="s-2"))
     (car,) = snapshot(model)["cars"]

@@ -3,70 +3,17 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
 from dashboard.model import GridModel, LapBook, RecentSamples
-
-LAP_M = 100.0
-TICK_US = 300_000  # 0.3 s between samples keeps the hand arithmetic exact
-START_US = 1_700_000_000_000_000
-
-
-def lap_two_faster(t_s: float) -> float:
-    """Total distance: 10 m/s until 10.2 s (lap 1 takes 10 s), then 12.5 m/s.
-
-    The speed changes on a sample (10.2 s), not between two, so the linear interpolation
-    over the line is exact: lap 2 ends when 102 + 12.5 (t - 10.2) = 200, at 18.04 s.
-    """
-    return 10.0 * t_s if t_s <= 10.2 else 102.0 + 12.5 * (t_s - 10.2)
-
-
-def records(
-    ticks: range,
-    total_m: Callable[[float], float] = lap_two_faster,
-    car: str = "car-01",
-    driver: str = "VER",
-    session: str = "s-1",
-    lap_m: float = LAP_M,
-) -> Iterator[dict[str, Any]]:
-    """Telemetry records of a car whose total distance follows ``total_m(t)``."""
-    for k in ticks:
-        t_us = k * TICK_US
-        t = t_us / 1e6
-        total = total_m(t)
-        lap = math.floor(total / lap_m + 1e-9) + 1
-        yield {
-            "session_id": session,
-            "car_id": car,
-            "driver": driver,
-            "timestamp": START_US + t_us,
-            "sim_time_s": t,
-            "lap": lap,
-            "lap_distance_m": max(0.0, total - (lap - 1) * lap_m),
-            "total_distance_m": total,
-            "x_m": total,
-            "y_m": -total,
-            "speed_kmh": 36.0 if t <= 10.2 else 45.0,
-            "throttle": 1.0,
-            "brake": 0.0,
-            "steering": 0.0,
-            "gear": 5,
-            "rpm": 10_000.0 + k,
-            "g_lat": 0.01 * k,
-            "g_long": -0.01 * k,
-            "fuel_kg": 100.0 - 0.001 * k,
-            "tyre_wear": 0.001 * k,
-            "drs": False,
-            "sector": 1,
-        }
+from tests.dashboard_samples import START_US, records
 
 
 def fed(ticks: range, **kwargs: Any) -> GridModel:
-    model = GridModel(LAP_M, 10.0)
+    model = GridModel(step_m=10.0)
     model.ingest(records(ticks, **kwargs))
     return model
 
@@ -125,7 +72,7 @@ def test_a_car_joined_mid_lap_has_no_lap_time_until_it_crosses_the_line() -> Non
 
 
 def test_a_gap_over_the_line_leaves_the_lap_start_unknown() -> None:
-    model = GridModel(LAP_M, 10.0)
+    model = GridModel(step_m=10.0)
     model.ingest(records(range(0, 30)))
     model.ingest(records(range(70, 72)))  # lap 1 -> lap 3: two laps missing
     car = model.cars["car-01"]
@@ -142,7 +89,7 @@ def test_a_new_session_resets_the_car() -> None:
 
 def test_active_cars_are_those_of_the_newest_session_heard_recently() -> None:
     now = [100.0]
-    model = GridModel(LAP_M, 10.0, clock=lambda: now[0])
+    model = GridModel(step_m=10.0, clock=lambda: now[0])
     model.ingest(records(range(0, 3), car="car-02", session="old"))
     now[0] = 110.0
     model.ingest(records(range(0, 3), car="car-01", session="new"))

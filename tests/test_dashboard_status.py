@@ -11,7 +11,7 @@ from dashboard.settings import Settings
 from dashboard.status import describe
 from runtime.errors import ConfigError
 from schemas.topics import Topics
-from tests.test_dashboard_feed import summary
+from tests.dashboard_samples import summary
 
 TOPICS = Topics(telemetry="t-telemetry", analytics="t-analytics")
 NOW = 1000.0

@@ -100,3 +100,24 @@ def test_every_nth_keeps_the_same_samples_whatever_the_frame_boundaries() -> Non
     seqs = np.arange(3, 13)
     assert list(seqs[every_nth(seqs, 4)]) == [4, 8, 12]
     assert list(seqs[:4][every_nth(seqs[:4], 4)]) == [4]
+
+
+def test_a_lap_longer_than_expected_grows_the_grid_and_ends_at_the_line() -> None:
+    # Sized for 30 m, the lap turns out 55 m long (a circuit learned from the stream).
+    trace = _trace([(0.0, 0.0), (20.0, 2.0), (55.0, 5.5)])
+    assert (trace.start, trace.end) == (0, 6)
+    np.testing.assert_allclose(trace.window(0)["t_s"], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    trace.finish()
+    assert trace.size == 6 and trace.distance[-1] == 50.0
+    assert trace.values["t_s"].size == 6
+
+
+def test_delta_against_a_reference_of_another_length_is_aligned_by_distance() -> None:
+    current = _trace([(0.0, 0.0), (50.0, 5.0)], length=60.0)
+    reference = _trace([(0.0, 0.0), (30.0, 2.4)])
+    reference.finish()  # 0..30 m
+    # 0, 10, 20, 30 m: 1.0 s per 10 m against 0.8; past 30 m the reference has no time.
+    np.testing.assert_allclose(
+        delta_window(current, reference, 0), [0.0, 0.2, 0.4, 0.6, np.nan, np.nan], atol=1e-9
+    )
+    np.testing.assert_allclose(delta_window(current, reference, 4), [np.nan, np.nan])

@@ -17,8 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = REPO / "docker-compose.yml"
 PYPROJECT = REPO / "pyproject.toml"
 ENDPOINT_VARS = [
-    name
-    for name, _default in (
+    setting.env
+    for setting in (
         endpoints.KAFKA_BOOTSTRAP,
         endpoints.SCHEMA_REGISTRY_URL,
         endpoints.INFLUX_URL,
@@ -104,3 +104,24 @@ def test_compose_file_requires_a_token() -> None:
     )
     assert result.returncode != 0
     assert "F1_INFLUX_TOKEN" in result.stderr
+
+
+def test_the_image_copies_every_installed_package() -> None:
+    """Every package pyproject.toml installs is copied into the image before `pip install`,
+    and every console script's module comes from one of them, so a package added or moved is
+    never left out of the image the services run from."""
+    config = tomllib.loads(PYPROJECT.read_text())
+    packages = {p.rstrip("*") for p in config["tool"]["setuptools"]["packages"]["find"]["include"]}
+    lines = (REPO / "Dockerfile").read_text().splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install" in line)
+    copied = {
+        line.split()[1]
+        for line in lines[:install]
+        if line.startswith("COPY ") and len(line.split()) == 3
+    }
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    for package in packages:
+        assert (REPO / package / "__init__.py").exists(), package
+    for script, target in config["project"]["scripts"].items():
+        assert target.split(".")[0] in packages, script
+    assert "'.[all]'" in lines[install], "the image installs every service's extra"

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pytest
 
+from circuit import silverstone
 from producer import cli
-from producer.cli import LapWatch, Settings, StopFlag, _stream, block_ticks, build_parser
+from producer.cli import LapWatch, Settings, block_ticks, build_parser, stream
 from producer.kafka_output import DeliveryStats, produce_all
 from producer.pacing import Rate
-from producer.silverstone import silverstone
 from producer.simulation import TELEMETRY_FIELDS, Simulation, concat_batches
+from runtime.command import StopSignal
+from tests.fakes import FakeProducer
 
 START_US = 1_751_716_800_000_000
 
@@ -116,37 +116,17 @@ def test_stream_sends_the_same_records_at_any_block_size(
     assert settings.session_start_us == START_US
     sim = Simulation(silverstone(), 2, seed=1, session_start_us=START_US)
     sink = ListSink()
-    assert _stream(sim, sink, settings, StopFlag()) == 0
+    assert stream(sim, sink, settings, StopSignal()) == 0
     got = concat_batches(sink.batches)
     for name in TELEMETRY_FIELDS:
         assert np.array_equal(got[name], one_lap_reference[name]), name
-
-
-class FakeProducer:
-    """Refuses every ``full_every``-th produce with BufferError, as a full queue does."""
-
-    def __init__(self, full_every: int) -> None:
-        self.full_every = full_every
-        self.calls = 0
-        self.sent: list[tuple[str, bytes, Any]] = []
-        self.polls = 0
-
-    def produce(self, topic: str, value: bytes, key: Any) -> None:
-        self.calls += 1
-        if self.calls % self.full_every == 0:
-            raise BufferError("queue full")
-        self.sent.append((topic, value, key))
-
-    def poll(self, _timeout: float) -> int:
-        self.polls += 1
-        return 0
 
 
 @pytest.mark.parametrize("full_every", [2, 3, 7, 1000])
 def test_produce_all_resumes_after_a_full_queue(full_every: int) -> None:
     values = [bytes([i % 256]) * 3 for i in range(500)]
     keys = [f"car-{i % 20 + 1:02d}" for i in range(500)]
-    producer = FakeProducer(full_every)
+    producer = FakeProducer(full_every=full_every)
     produce_all(producer, "t", values, keys)
     assert producer.sent == [("t", v, k) for v, k in zip(values, keys, strict=True)]
     assert producer.polls == producer.calls - len(values)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from circuit import silverstone
 from producer.report import ENVELOPE, LapFigures, format_report, lap_report
-from producer.silverstone import silverstone
 from producer.simulation import Simulation
 
 SEED = 2025

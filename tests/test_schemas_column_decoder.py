@@ -14,18 +14,18 @@ import numpy as np
 import pytest
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 
-from producer.silverstone import silverstone
+from circuit import silverstone
 from producer.simulation import Simulation, to_records
 from runtime.errors import InfrastructureError
-from schemas import column_decoder
-from schemas.column_decoder import ColumnDecoder, DecodedColumns
+from schemas.columnar import decoder as column_decoder
+from schemas.columnar.decoder import ColumnDecoder, DecodedColumns
 from schemas.evolution import sample_records
 from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import DecodeError
 from schemas.topics import HISTORY_DIR
-from tests import test_schemas_serde_columns as serde_columns
-from tests.test_schemas_serde import FakeRegistry
-from tests.test_schemas_serde_columns import PRIMITIVES
+from tests import avro_samples
+from tests.avro_samples import PRIMITIVES
+from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
 LAP_SUMMARY = load_schema("lap_summary")
@@ -96,7 +96,7 @@ def simulated(rows_per_car: int = 30, cars: int = 20, seed: int = 3) -> list[dic
 
 def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
     """The encoder tests' edge values, with longs at the edges of nine-byte varints too."""
-    columns = serde_columns.primitive_columns(rng, rows)
+    columns = avro_samples.primitive_columns(rng, rows)
     edges = [2**62 - 1, -(2**62), 2**62, -(2**62) - 1]
     columns["l"] = np.concatenate([columns["l"][:9], edges, columns["l"][9:]])[:rows]
     return columns

@@ -7,8 +7,6 @@ import json
 from typing import Any
 
 import pytest
-from confluent_kafka.schema_registry import RegisteredSchema as ClientRegistered
-from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from runtime.errors import ConfigError, InfrastructureError
@@ -19,99 +17,25 @@ from schemas.registry import (
     SchemaNotRegisteredError,
     SchemaRegistry,
     SubjectNotFoundError,
-    same_schema,
 )
 from schemas.serde import Serializer, load_schema
+from tests.fakes import FakeRegistryClient
 
 TELEMETRY = load_schema("telemetry")
 URL = "http://registry.test:8081/apis/ccompat/v7"
 
 
-class FakeClient:
-    """Just enough of SchemaRegistryClient, with Confluent's status and error codes."""
-
-    def __init__(self) -> None:
-        self.subjects: dict[str, list[tuple[int, str]]] = {}  # subject -> [(id, text)]
-        self.ids: dict[str, int] = {}
-        self.config: dict[str, str] = {}
-        self.refuse = False
-        self.down = False
-        self.calls: list[str] = []
-
-    def _check(self, name: str) -> None:
-        self.calls.append(name)
-        if self.down:
-            raise ConnectionRefusedError(111, "Connection refused")
-
-    def _versions(self, subject: str) -> list[tuple[int, str]]:
-        if subject not in self.subjects:
-            raise SchemaRegistryError(404, 40401, f"Subject '{subject}' not found.")
-        return self.subjects[subject]
-
-    def clear_latest_caches(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-    def get_latest_version(self, subject: str) -> ClientRegistered:
-        self._check("latest")
-        versions = self._versions(subject)
-        sid, text = versions[-1]
-        return ClientRegistered(subject, len(versions), sid, None, Schema(text, "AVRO"))
-
-    def lookup_schema(self, subject: str, schema: Schema) -> ClientRegistered:
-        self._check("lookup")
-        for i, (sid, text) in enumerate(self._versions(subject), start=1):
-            if same_schema(text, schema.schema_str):
-                return ClientRegistered(subject, i, sid, None, schema)
-        raise SchemaRegistryError(404, 40403, "Schema not found")
-
-    def register_schema_full_response(self, subject: str, schema: Schema) -> ClientRegistered:
-        self._check("register")
-        if self.refuse:
-            raise SchemaRegistryError(409, 409, "Incompatible artifact: rpm at /fields/15")
-        key = json.dumps(json.loads(schema.schema_str), sort_keys=True)
-        sid = self.ids.setdefault(key, len(self.ids) + 1)
-        self.subjects.setdefault(subject, []).append((sid, schema.schema_str))
-        return ClientRegistered(None, None, sid, None, Schema(None, "AVRO"))  # Confluent: id only
-
-    def get_schema(self, schema_id: int) -> Schema:
-        self._check("get_schema")
-        for versions in self.subjects.values():
-            for sid, text in versions:
-                if sid == schema_id:
-                    return Schema(text, "AVRO")
-        raise SchemaRegistryError(404, 40403, f"Schema {schema_id} not found.")
-
-    def set_compatibility(self, subject: str, level: str) -> dict[str, str]:
-        self._check("set_compatibility")
-        self.config[subject] = level
-        return {"compatibility": level}
-
-    def get_compatibility(self, subject: str) -> str:
-        self._check("get_compatibility")
-        if subject not in self.config:
-            raise SchemaRegistryError(404, 40408, "no config")
-        return self.config[subject]
-
-    def test_compatibility(self, subject: str, schema: Schema) -> bool:
-        self._check("test_compatibility")
-        self._versions(subject)
-        return not self.refuse
+@pytest.fixture
+def client() -> FakeRegistryClient:
+    return FakeRegistryClient()
 
 
 @pytest.fixture
-def client() -> FakeClient:
-    return FakeClient()
-
-
-@pytest.fixture
-def registry(client: FakeClient) -> SchemaRegistry:
+def registry(client: FakeRegistryClient) -> SchemaRegistry:
     return SchemaRegistry(URL, client=client)  # type: ignore[arg-type]
 
 
-def test_register_is_idempotent(registry: SchemaRegistry, client: FakeClient) -> None:
+def test_register_is_idempotent(registry: SchemaRegistry, client: FakeRegistryClient) -> None:
     first = registry.register("f1-telemetry-value", TELEMETRY)
     again = registry.register("f1-telemetry-value", json.dumps(TELEMETRY, indent=2))
     assert (first.version, first.schema_id) == (1, 1)
@@ -121,7 +45,7 @@ def test_register_is_idempotent(registry: SchemaRegistry, client: FakeClient) ->
 
 
 def test_compatibility_is_set_before_a_new_version(
-    registry: SchemaRegistry, client: FakeClient
+    registry: SchemaRegistry, client: FakeRegistryClient
 ) -> None:
     registry.register("s-value", TELEMETRY)
     client.calls.clear()
@@ -132,7 +56,9 @@ def test_compatibility_is_set_before_a_new_version(
     assert client.calls.index("set_compatibility") < client.calls.index("register")
 
 
-def test_refused_schema_is_a_config_error(registry: SchemaRegistry, client: FakeClient) -> None:
+def test_refused_schema_is_a_config_error(
+    registry: SchemaRegistry, client: FakeRegistryClient
+) -> None:
     registry.register("s-value", TELEMETRY)
     client.refuse = True
     newer = copy.deepcopy(TELEMETRY)
@@ -172,7 +98,7 @@ def test_services_find_the_id_of_their_own_schema_not_just_the_latest(
 
 
 def test_schema_by_id_is_cached_through_a_registry_restart(
-    registry: SchemaRegistry, client: FakeClient
+    registry: SchemaRegistry, client: FakeRegistryClient
 ) -> None:
     rs = registry.register("s-value", TELEMETRY)
     client.calls.clear()
@@ -188,7 +114,9 @@ def test_unknown_id(registry: SchemaRegistry) -> None:
         registry.schema_by_id(99)
 
 
-def test_server_error_is_infrastructure(registry: SchemaRegistry, client: FakeClient) -> None:
+def test_server_error_is_infrastructure(
+    registry: SchemaRegistry, client: FakeRegistryClient
+) -> None:
     def broken(subject: str) -> Any:
         raise SchemaRegistryError(503, 50003, "storage not ready")
 

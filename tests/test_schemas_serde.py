@@ -13,7 +13,6 @@ import pytest
 
 from runtime.errors import F1Error, InfrastructureError
 from schemas import serde
-from schemas.registry import RegistryUnavailableError, SchemaIdNotFoundError
 from schemas.serde import Deserializer, Serializer, load_schema
 from schemas.serde_errors import (
     BodyDecodeError,
@@ -22,26 +21,10 @@ from schemas.serde_errors import (
     RecordError,
     UnknownSchemaIdError,
 )
+from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
 LAP_SUMMARY = load_schema("lap_summary")
-
-
-class FakeRegistry:
-    """Schemas by id, counting fetches; ``down`` simulates a registry restart."""
-
-    def __init__(self, schemas: dict[int, dict[str, Any]]) -> None:
-        self.schemas = schemas
-        self.fetches = 0
-        self.down = False
-
-    def schema_by_id(self, schema_id: int) -> str:
-        self.fetches += 1
-        if self.down:
-            raise RegistryUnavailableError("schema registry at fake is unreachable")
-        if schema_id not in self.schemas:
-            raise SchemaIdNotFoundError(f"schema id {schema_id} is not known")
-        return json.dumps(self.schemas[schema_id])
 
 
 def telemetry_record(**overrides: Any) -> dict[str, Any]:

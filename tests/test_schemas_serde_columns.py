@@ -10,38 +10,14 @@ import numpy as np
 import pytest
 from fastavro import parse_schema, schemaless_writer
 
-from producer.silverstone import silverstone
+from circuit import silverstone
 from producer.simulation import Simulation, to_records
 from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import RecordError
+from tests.avro_samples import PRIMITIVES, primitive_columns
+from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
-
-# Not in the channel table: only the Avro types' own bounds apply, so edge values get through.
-PRIMITIVES = {
-    "type": "record",
-    "name": "Primitives",
-    "namespace": "io.test",
-    "fields": [
-        {"name": "s", "type": "string"},
-        {"name": "t", "type": "string"},
-        {"name": "i", "type": "int"},
-        {"name": "l", "type": "long"},
-        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-micros"}},
-        {"name": "f", "type": "float"},
-        {"name": "d", "type": "double"},
-        {"name": "b", "type": "boolean"},
-        {"name": "u", "type": "string"},
-    ],
-}
-
-
-class OneSchema:
-    def __init__(self, schema: dict[str, Any]) -> None:
-        self.schema = schema
-
-    def schema_by_id(self, schema_id: int) -> str:
-        return json.dumps(self.schema)
 
 
 def fastavro_bytes(schema: dict[str, Any], schema_id: int, columns: dict[str, Any]) -> list[bytes]:
@@ -56,39 +32,6 @@ def fastavro_bytes(schema: dict[str, Any], schema_id: int, columns: dict[str, An
         schemaless_writer(buf, parsed, dict(zip(names, row, strict=True)))
         out.append(frame(schema_id, buf.getvalue()))
     return out
-
-
-def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
-    strings = ["", "a", "car-01", "Ünïcødé ✓", "🏎️ fast", "x" * 63, "y" * 64, "z" * 300, "\x00"]
-    i32 = np.iinfo(np.int32)
-    i64 = np.iinfo(np.int64)
-    ints = np.concatenate(
-        [
-            [0, -1, 1, 63, -64, 64, -65, i32.min, i32.max],
-            rng.integers(i32.min, i32.max, rows, endpoint=True),
-        ]
-    )[:rows]
-    longs = np.concatenate(
-        [
-            [0, -1, i64.min, i64.max, 2**35, -(2**35), 2**56 - 1, 2**56, -(2**56)],
-            rng.integers(i64.min, i64.max, rows, endpoint=True),
-        ]
-    )[:rows]
-    floats = rng.normal(0, 1e6, rows)
-    floats[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 3.4028236e38, 1e-46, 2**25 + 1]
-    doubles = rng.normal(0, 1e12, rows)
-    doubles[:5] = [np.nan, -0.0, np.inf, 5e-324, -1.7976931348623157e308]
-    return {
-        "s": np.array([strings[k] for k in rng.integers(0, len(strings), rows)], dtype=object),
-        "t": [strings[k] for k in rng.integers(0, 3, rows)],
-        "i": ints.astype(np.int64),
-        "l": longs.astype(np.int64),
-        "ts": rng.integers(0, 4_102_444_800_000_000, rows),
-        "f": floats,
-        "d": doubles,
-        "b": rng.random(rows) < 0.5,
-        "u": np.array(["session-1"] * rows, dtype=object),
-    }
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -176,7 +119,7 @@ def test_simulated_telemetry_is_byte_identical_and_round_trips() -> None:
     values = ser.encode_columns(batch)
     records = to_records(batch)
     assert values == [ser.encode(r) for r in records]
-    de = Deserializer(OneSchema(TELEMETRY), TELEMETRY)
+    de = Deserializer(FakeRegistry({7: TELEMETRY}), TELEMETRY)
     decoded = [de.decode(v) for v in values]
     for got, want in zip(decoded, records, strict=True):
         for name, value in want.items():

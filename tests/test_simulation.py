@@ -13,11 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from circuit import silverstone
 from producer.car import DRIVER_CODES, CarParams, car_id, car_params_for, driver_code
 from producer.driver import ControllerGains, PedalLimits, pedal_step, speed_profile
 from producer.output_files import write_batches, write_records
 from producer.report import lap_report
-from producer.silverstone import silverstone
 from producer.simulation import TELEMETRY_FIELDS, Simulation, concat_batches, to_records
 from runtime.compile_notice import compile_notice
 from runtime.errors import ConfigError

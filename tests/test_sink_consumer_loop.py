@@ -7,13 +7,12 @@ import threading
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, TopicPartition
+from confluent_kafka import KafkaError
 
 from runtime.errors import InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY
-from schemas.column_decoder import ColumnDecoder
 from schemas.evolution import sample_records
-from schemas.serde import Deserializer, Serializer, frame, load_schema
+from schemas.serde import ColumnDecoder, Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import NotFramedError
 from schemas.topics import (
     DLQ_REASON_HEADER,
@@ -26,8 +25,7 @@ from schemas.topics import (
 from sinks.consumer_loop import SinkLoop
 from sinks.dlq import DeadLetters
 from sinks.influx_writer import Lines, Rejected, WriteCancelled
-from tests.kafka_fakes import FakeMessage
-from tests.test_schemas_serde import FakeRegistry
+from tests.fakes import FakeConsumer, FakeMessage, FakeProducer, FakeRegistry
 
 TOPIC = "tel"
 BASE = sample_records(load_schema(TELEMETRY_SCHEMA_FILE))[1]
@@ -43,35 +41,6 @@ def msg(
     return FakeMessage(
         topic, value, partition=partition, offset=offset, timestamp_ms=1_000, error=error
     )
-
-
-class FakeConsumer:
-    """Hands out its messages, then sets ``stop`` when drained."""
-
-    def __init__(self, messages: list[FakeMessage], stop: threading.Event, log: list[Any]) -> None:
-        self.queue = list(messages)
-        self.stop = stop
-        self.log = log
-
-    def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
-        if not self.queue:
-            self.stop.set()
-            return []
-        taken, self.queue = self.queue[:num_messages], self.queue[num_messages:]
-        return taken
-
-    def commit(self, *, offsets: list[TopicPartition], asynchronous: bool) -> None:
-        assert asynchronous is False
-        self.log.append(("commit", {(tp.partition, tp.offset) for tp in offsets}))
-
-    def assignment(self) -> list[TopicPartition]:
-        return [TopicPartition(TOPIC, 0)]
-
-    def position(self, parts: list[TopicPartition]) -> list[TopicPartition]:
-        return [TopicPartition(TOPIC, 0, 0)]
-
-    def get_watermark_offsets(self, tp: TopicPartition, timeout=None, cached=False):
-        return (0, 100)
 
 
 class FakeWriter:
@@ -94,25 +63,11 @@ class FakeWriter:
         ]
 
 
-class FakeProducer:
-    def __init__(self, log: list[Any]) -> None:
-        self.log = log
-        self.waiting: list[Any] = []
-        self.delivered: list[dict[str, Any]] = []
-
-    def produce(self, topic, key, value, headers, on_delivery) -> None:
-        self.waiting.append((dict(headers), value, on_delivery))
-
-    def flush(self, timeout: float) -> int:
-        for headers, value, cb in self.waiting:
-            self.delivered.append({"headers": headers, "value": value})
-            self.log.append(("dlq", headers[DLQ_REASON_HEADER].decode()))
-            cb(None, None)
-        self.waiting = []
-        return 0
-
-    def poll(self, timeout: float) -> int:
-        return 0
+def dlq_producer(log: list[Any]) -> FakeProducer:
+    """The DLQ's producer: each letter's reason goes to ``log`` when it is delivered."""
+    return FakeProducer(
+        on_deliver=lambda letter: log.append(("dlq", letter["headers"][DLQ_REASON_HEADER].decode()))
+    )
 
 
 class FakeDecoder:
@@ -141,8 +96,8 @@ def _run(
     log: list[Any] = []
     stop = threading.Event()
     messages = [v if isinstance(v, FakeMessage) else msg(i, v) for i, v in enumerate(values)]
-    consumer = FakeConsumer(messages, stop, log)
-    producer = FakeProducer(log)
+    consumer = FakeConsumer(messages, drained=stop, log=log)
+    producer = dlq_producer(log)
     loop = SinkLoop(
         consumer,
         FakeWriter(log, **(writer_kwargs or {})),
@@ -220,7 +175,7 @@ def test_a_missing_topic_is_reported_and_records_keep_flowing(monkeypatch) -> No
     clock = iter(float(t) for t in range(1000))
     log: list[Any] = []
     stop = threading.Event()
-    consumer = FakeConsumer([msg(-1, b"", error=missing)], stop, log)
+    consumer = FakeConsumer([msg(-1, b"", error=missing)], drained=stop, log=log)
     original = consumer.consume
 
     def consume(num_messages: int, timeout: float) -> list[FakeMessage]:
@@ -234,7 +189,7 @@ def test_a_missing_topic_is_reported_and_records_keep_flowing(monkeypatch) -> No
     loop = SinkLoop(
         consumer,
         FakeWriter(log),
-        DeadLetters("unused", "dlq", producer=FakeProducer(log)),
+        DeadLetters("unused", "dlq", producer=dlq_producer(log)),
         {TOPIC: (TELEMETRY, FakeDecoder())},
         batch_ms=0.5,
         clock=lambda: next(clock),

@@ -52,3 +52,34 @@ def test_gzip_auto_compresses_only_remote_writes() -> None:
     assert gzip_wanted("on", "http://127.0.0.1:8086") is True
     with pytest.raises(ConfigError):
         gzip_wanted("sometimes", "http://x")
+
+
+def test_every_run_flag_reaches_its_setting() -> None:
+    from sinks import cli
+
+    argv = ["run", "--group", "g-flag", "--batch-points", "9", "--batch-ms", "20"]
+    argv += ["--gzip", "on", "--progress-s", "3", "--retry-max-s", "2"]
+    argv += ["--influx-timeout-ms", "500", "--offset-reset", "latest", "--dlq-topic", "d"]
+    argv += ["--bootstrap", "b:1", "--registry", "http://r", "--bucket", "bk"]
+    settings = cli._settings(cli.build_parser().parse_args(argv))
+    assert (settings.group_id, settings.batch_points, settings.batch_ms) == ("g-flag", 9, 20.0)
+    assert (settings.gzip, settings.progress_s, settings.retry_max_s) == (True, 3.0, 2.0)
+    assert (settings.influx_timeout_ms, settings.offset_reset) == (500, "latest")
+    assert (settings.topics.dlq, settings.kafka_bootstrap, settings.registry_url) == (
+        "d",
+        "b:1",
+        "http://r",
+    )
+    assert settings.influx_bucket == "bk"
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--retry-max-s", "0"), ("--influx-timeout-ms", "0"), ("--batch-ms", "nan")],
+)
+def test_numbers_that_would_hang_or_spin_are_refused(flag: str, value: str) -> None:
+    from sinks import cli
+
+    args = cli.build_parser().parse_args(["run", flag, value])
+    with pytest.raises(ConfigError, match=flag):
+        cli._settings(args)

@@ -57,15 +57,15 @@ def test_tail_returns_the_last_lines(tmp_path: Path) -> None:
 
 
 def test_endpoints_default_to_the_local_stack(monkeypatch, tmp_path: Path) -> None:
-    for name, _ in endpoints.ALL:
-        monkeypatch.delenv(name, raising=False)
+    for setting in endpoints.ALL:
+        monkeypatch.delenv(setting.env, raising=False)
     monkeypatch.setenv("F1_STATE_DIR", str(tmp_path))
     token_file = paths.influx_token_file()
     token_file.parent.mkdir(parents=True)
     token_file.write_text("local-token\n")
     found = endpoints.Endpoints.from_env()
     assert found.kafka_bootstrap == "127.0.0.1:9092"
-    assert found.schema_registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
+    assert found.registry_url == "http://127.0.0.1:8081/apis/ccompat/v7"
     assert found.influx_token == "local-token"
 
 
@@ -89,11 +89,9 @@ def test_an_unknown_command_is_a_usage_error(capsys) -> None:
 
 
 def test_help_text_names_the_env_var_and_never_shows_a_secret(monkeypatch) -> None:
-    from runtime.command import env_help
-
     monkeypatch.setenv("F1_KAFKA_BOOTSTRAP", "broker:29092")
-    assert env_help(endpoints.KAFKA_BOOTSTRAP, "Kafka") == (
+    assert endpoints.KAFKA_BOOTSTRAP.help_text("Kafka") == (
         "Kafka (env F1_KAFKA_BOOTSTRAP, default '127.0.0.1:9092'; now 'broker:29092')"
     )
     monkeypatch.setenv("F1_INFLUX_TOKEN", "s3cret")
-    assert "s3cret" not in env_help(endpoints.INFLUX_TOKEN, "token")
+    assert "s3cret" not in endpoints.INFLUX_TOKEN.help_text("token")

@@ -1,9 +1,10 @@
-"""Compiled loops of the column encoder (``Serializer.encode_columns``): one pass over a
-column where numpy needs several, for the two costliest steps of a batch, zigzag varints
-(timestamps take eight bytes) and range checks.
+"""Compiled loops of the column encoder (``Serializer.encode_columns``) and of the column
+range check it runs (``RecordValidator.check_columns``): one pass over a column where numpy
+needs several, for the two costliest steps of a batch, zigzag varints (timestamps take eight
+bytes) and range checks.
 
-Imported when a serializer first encodes columns, so that a process that only decodes
-never loads numba. The import compiles (first run) or loads the functions for the column
+Imported when a serializer first encodes or checks columns, so that a process that only
+decodes never loads numba. The import compiles (first run) or loads the functions for the column
 types the encoder passes, so that the first batch does not wait for them.
 """
 
@@ -34,7 +35,7 @@ def zigzag_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
         z = (np.uint64(v) << _ONE) ^ np.uint64(v >> _SIGN)
         zigzag[i] = z
         # Bytes of 7 bits: counted by comparisons rather than a loop, so the pass vectorises.
-        length = 1
+        length: int | np.integer = 1  # a numpy integer once a comparison is added
         for b in range(1, 10):
             length += z >= (_ONE << np.uint64(7 * b))
         lengths[i] = length
@@ -50,7 +51,7 @@ def zigzag_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
 
 
 @njit(cache=True)
-def first_outside(values: np.ndarray, low: float, high: float) -> int:
+def first_outside(values: np.ndarray, low: float | np.integer, high: float | np.integer) -> int:
     """Index of the first value not within ``low``..``high`` (NaN is not), -1 if none."""
     inside = 0
     for i in range(len(values)):  # no early exit: the usual all-inside case vectorises

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sinks.history import (
+from storage.history import (
     flux_cars,
     flux_lap_points,
     flux_lap_summaries,

@@ -1,15 +1,17 @@
-"""Track geometry, the built-in Silverstone and the TUMFTM CSV loader."""
+"""circuit: track geometry, the built-in Silverstone and the TUMFTM CSV loader."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from producer.silverstone import CONTROL_POINTS, OFFICIAL_LENGTH_M, silverstone
-from producer.track import Track, load_track_csv
+from circuit import Track, load_track_csv, silverstone
+from circuit.silverstone import CONTROL_POINTS, OFFICIAL_LENGTH_M
 from runtime.errors import ConfigError
+from tests.circuit_samples import RADIUS_M, STRAIGHT_M, write_oval_csv
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "silverstone"
 needs_reference = pytest.mark.skipif(
@@ -269,3 +271,28 @@ def test_loader_errors_name_file_line_and_reason(tmp_path: Path, text: str, frag
 def test_loader_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="track file not found"):
         load_track_csv(tmp_path / "nope.csv")
+
+
+# ---------------------------------------------------------------------- a circuit from a file
+def test_a_file_circuit_has_three_equal_sectors(tmp_path: Path) -> None:
+    track = load_track_csv(write_oval_csv(tmp_path / "oval.csv"))
+    third = track.length_m / 3
+    assert track.sector_starts_m == pytest.approx((0.0, third, 2 * third))
+    d = np.array([0.0, third - 0.5, third + 0.5, 2 * third + 0.5, track.length_m - 0.5])
+    assert track.sector_at(d).tolist() == [1, 1, 2, 3, 3]
+    assert track.sector_at(d + track.length_m).tolist() == [1, 1, 2, 3, 3]  # next lap
+
+
+def test_a_file_circuit_gets_drs_zones_on_its_two_straights(tmp_path: Path) -> None:
+    track = load_track_csv(write_oval_csv(tmp_path / "oval.csv"))
+    # The top straight runs from the end of the east half circle (200 m + pi * 80 m) for
+    # 400 m; the bottom one from the end of the west half circle, through the line, to 200 m.
+    top = (STRAIGHT_M / 2 + math.pi * RADIUS_M, 1.5 * STRAIGHT_M + math.pi * RADIUS_M)
+    assert len(track.drs_zones_m) == 2
+    (a_start, a_end), (b_start, b_end) = sorted(track.drs_zones_m, key=lambda z: z[0])
+    # A zone is the later part of a straight, until its end (where the curve starts).
+    assert top[0] < a_start < a_end <= top[1] + 20
+    assert b_start > track.length_m - STRAIGHT_M / 2 and b_end <= STRAIGHT_M / 2 + 20  # wraps
+    assert track.drs_zone_at(np.array([a_end - 5.0, 0.0, 300.0])).tolist() == [True, True, False]
+    assert [c.direction for c in track.corners] == ["left", "left"]  # counter-clockwise
+    assert not track.is_clockwise

@@ -8,7 +8,7 @@ car's series: the queries find that range from the ``lap`` field, then read only
 The ``flux_*`` functions build query text (pure, unit-tested); :class:`History` runs them and
 returns pandas DataFrames with event times as integer microseconds (``timestamp``, as in the
 Avro records), so an exported lap has exactly the shape of the records that were produced.
-The dashboard can import :class:`History` for lap comparison.
+``f1-sink-influx history`` and the pit wall's lap comparison use :class:`History`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from influxdb_client.rest import ApiException
 
 from runtime.errors import ConfigError, InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY, channels, tag_names
-from sinks.line_protocol import LAPS_MEASUREMENT, TELEMETRY_MEASUREMENT, TIME_FIELD
+from storage.layout import LAPS_MEASUREMENT, TELEMETRY_MEASUREMENT, TIME_FIELD
 
 log = logging.getLogger(__name__)
 
@@ -261,13 +261,15 @@ class History:
         there are summaries, else by the duration of its samples. None without a complete lap."""
         summaries = self.lap_summaries(session, car)
         if not summaries.empty:
-            best = summaries.loc[summaries["lap_time_s"].idxmin()]
+            # pandas-stubs types idxmin() as any Hashable, which no overload of .loc takes;
+            # it is a label of this frame's own index.
+            best = summaries.loc[summaries["lap_time_s"].idxmin()]  # type: ignore[call-overload]
             return pd.Series({"car_id": car, "lap": int(best["lap"]), "time_s": best["lap_time_s"]})
         laps = self.laps(session, car)
         complete = laps[laps["complete"]]
         if complete.empty:
             return None
-        best = complete.loc[complete["duration_s"].idxmin()]
+        best = complete.loc[complete["duration_s"].idxmin()]  # type: ignore[call-overload]  # as above
         return pd.Series({"car_id": car, "lap": int(best["lap"]), "time_s": best["duration_s"]})
 
     def export(self, refs: Iterable[LapRef], out: Path) -> int:

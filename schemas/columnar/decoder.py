@@ -36,8 +36,11 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from schemas.serde import HEADER_SIZE, Deserializer, _field_specs, _FieldSpec, _full_name
+from schemas.deserializer import Deserializer
+from schemas.framing import HEADER_SIZE
+from schemas.schema_files import full_name
 from schemas.serde_errors import DecodeError
+from schemas.validation import FieldSpec, field_specs
 
 __all__ = ["ColumnDecoder", "DecodedColumns", "columns_of", "decode_each"]
 
@@ -167,7 +170,7 @@ class _StringRun:
     """Adjacent string fields, decoded together: each distinct run of their bytes is decoded
     (and checked against the fields' patterns) once, and the rows share its strings."""
 
-    def __init__(self, specs: list[_FieldSpec], validate: bool) -> None:
+    def __init__(self, specs: list[FieldSpec], validate: bool) -> None:
         self.specs = specs
         self.validate = validate
         # bytes of a run -> its strings, or None when they do not decode or break a pattern
@@ -261,10 +264,10 @@ class ColumnDecoder:
         reader = deserializer.reader_schema
         validator = deserializer.validator
         self.validate = validator is not None
-        self.specs = validator.specs if validator is not None else _field_specs(reader)
+        self.specs = validator.specs if validator is not None else field_specs(reader)
         # A nullable field's values are held as objects, None included.
         self.types = {s.name: "nullable" if s.nullable else s.avro_type for s in self.specs}
-        self.record_name = _full_name(reader)
+        self.record_name = full_name(reader)
         self.layout = [(f["name"], _simple_type(f["type"])) for f in reader["fields"]]
         self.supported = all(t is not None for _, t in self.layout) and not any(
             s.nullable for s in self.specs
@@ -279,7 +282,7 @@ class ColumnDecoder:
         """The reader's fields as segments: ("strings", run), ("varint", spec) and
         ("fixed", (width, structured dtype, specs)) for adjacent fixed-size fields."""
         segments: list[tuple[str, Any]] = []
-        fixed: list[_FieldSpec] = []
+        fixed: list[FieldSpec] = []
 
         def close_fixed() -> None:
             if fixed:
@@ -314,9 +317,10 @@ class ColumnDecoder:
         for spec in self.specs:
             if spec.minimum is None or spec.avro_type not in ("int", "long", "float", "double"):
                 continue
-            lo, hi = spec.minimum, spec.maximum
+            lo: float | np.float32 = spec.minimum
+            hi: float | np.float32 | None = spec.maximum
             if spec.avro_type == "float":
-                exact = all(float(np.float32(b)) == b for b in (lo, hi))  # type: ignore[arg-type]
+                exact = all(float(np.float32(b)) == b for b in (lo, hi))
                 if exact:
                     lo, hi = np.float32(lo), np.float32(hi)
             checks.append((spec.name, lo, hi))
@@ -336,7 +340,7 @@ class ColumnDecoder:
         fields = writer.get("fields") if writer.get("type") == "record" else None
         same = (
             fields is not None
-            and _full_name(writer) == self.record_name
+            and full_name(writer) == self.record_name
             and [(f["name"], _simple_type(f["type"])) for f in fields] == self.layout
         )
         self._ids[schema_id] = same

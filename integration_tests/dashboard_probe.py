@@ -1,5 +1,6 @@
-"""Serve the dashboard and watch it from headless Chromium: for the browser test and the
-benchmark (needs ``selenium`` and Debian's ``chromium`` and ``chromium-driver``).
+"""Serve the dashboard and watch it from headless Chromium: the harness of the browser tests
+and of the dashboard benchmark (needs ``selenium`` and Debian's ``chromium`` and
+``chromium-driver``). Test code: it is not installed with the app.
 
 :class:`PanelServer` runs ``panel serve dashboard/app.py`` as a subprocess on a free port.
 :class:`Browser` opens the page with Chrome's performance log on, so every websocket frame the
@@ -7,7 +8,9 @@ server sends is visible (``Network.webSocketFrameReceived``): a Bokeh message is
 header frame (``{"msgid": ..., "msgtype": "PATCH-DOC"}``) followed by its metadata, content and
 buffer frames, so counting PATCH-DOC headers counts the frames the server delivered, and
 summing payload sizes gives the bytes it sent (uncompressed: Bokeh's websocket does not use
-permessage-deflate unless asked to).
+permessage-deflate unless asked to). :class:`ProtocolSession` is a session without a browser.
+:func:`needs_browser`, :func:`endpoint_env` and :func:`wait_for` are what the browser tests
+share.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import base64
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -23,12 +27,18 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from runtime.endpoints import Endpoints
+    from schemas.topics import Topics
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -53,6 +63,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def needs_browser() -> None:
+    """Skip the calling test unless selenium, Chromium and chromedriver are all installed."""
+    import pytest
+
+    pytest.importorskip("selenium")
+    for tool in (CHROMIUM, CHROMEDRIVER):
+        if not shutil.which(tool):
+            pytest.skip(f"{tool} missing: apt-get install -y chromium chromium-driver")
+
+
+def endpoint_env(endpoints: Endpoints, topics: Topics) -> dict[str, str]:
+    """The environment that points a dashboard server at ``endpoints`` and ``topics``."""
+    return {
+        "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_INFLUX_URL": endpoints.influx_url,
+        "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
+        "F1_INFLUX_ORG": endpoints.influx_org,
+        "F1_INFLUX_BUCKET": endpoints.influx_bucket,
+        "F1_TELEMETRY_TOPIC": topics.telemetry,
+        "F1_ANALYTICS_TOPIC": topics.analytics,
+    }
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float) -> T:
+    """Poll ``probe`` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
 
 
 class PanelServer:

@@ -1,4 +1,5 @@
-"""Circuit geometry: a closed centre line resampled at a fixed spacing.
+"""The circuit model: a closed centre line resampled at a fixed spacing, with its sectors,
+DRS zones and corners.
 
 A :class:`Track` is built from control points that lie on the centre line. They are joined
 by a periodic cubic spline (chord-length parameterised) and resampled every ``spacing_m``
@@ -19,17 +20,13 @@ Conventions:
 
 from __future__ import annotations
 
-import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from circuit.spline import PeriodicSpline, closed_curvature, gaussian_smooth_periodic
 from runtime.errors import ConfigError
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_SPACING_M = 2.0
 DEFAULT_WIDTH_M = 12.0
@@ -59,105 +56,12 @@ class Corner:
         return distance_m >= self.start_m or distance_m < self.end_m
 
 
-def _periodic_spline_second_derivatives(t: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Second derivatives of a periodic cubic spline through ``values`` (shape (n, k)) at knots
-    ``t`` (shape (n + 1,), the last knot closing the loop).
-
-    Solves the cyclic tridiagonal system with the Thomas algorithm plus a Sherman-Morrison
-    correction, so long files (thousands of points) stay linear in time and memory.
-    """
-    n = values.shape[0]
-    h = np.diff(t)  # h[i] = t[i+1] - t[i], length n
-    y_next = np.roll(values, -1, axis=0)
-    slope = (y_next - values) / h[:, None]
-    rhs = 6.0 * (slope - np.roll(slope, 1, axis=0))  # row i uses slope[i] - slope[i-1]
-    lower = np.roll(h, 1)  # coefficient of M[i-1]
-    upper = h.copy()  # coefficient of M[i+1]
-    diag = 2.0 * (lower + upper)
-    # Sherman-Morrison: A = B + u v^T with the corner elements moved into u v^T.
-    gamma = -diag[0]
-    b = diag.copy()
-    b[0] -= gamma
-    b[-1] -= upper[-1] * lower[0] / gamma
-    u = np.zeros(n)
-    u[0] = gamma
-    u[-1] = upper[-1]
-    v_first, v_last = 1.0, lower[0] / gamma
-
-    def thomas(d: np.ndarray) -> np.ndarray:
-        cp = np.zeros(n)
-        dp = np.zeros_like(d)
-        cp[0] = upper[0] / b[0]
-        dp[0] = d[0] / b[0]
-        for i in range(1, n):
-            m = b[i] - lower[i] * cp[i - 1]
-            cp[i] = upper[i] / m if i < n - 1 else 0.0
-            dp[i] = (d[i] - lower[i] * dp[i - 1]) / m
-        x = np.zeros_like(d)
-        x[-1] = dp[-1]
-        for i in range(n - 2, -1, -1):
-            x[i] = dp[i] - cp[i] * x[i + 1]
-        return x
-
-    y = thomas(rhs)
-    z = thomas(u[:, None])[:, 0]
-    factor = (v_first * y[0] + v_last * y[-1]) / (1.0 + v_first * z[0] + v_last * z[-1])
-    return y - z[:, None] * factor[None, :]
-
-
-class _PeriodicSpline:
-    """A closed cubic spline through control points (n, k), evaluated with derivatives."""
-
-    def __init__(self, t: np.ndarray, values: np.ndarray) -> None:
-        self.t = t
-        self.values = values
-        self.m = _periodic_spline_second_derivatives(t, values)
-        self.period = float(t[-1])
-
-    def __call__(self, tq: np.ndarray, derivative: int = 0) -> np.ndarray:
-        tq = np.mod(tq, self.period)
-        i = np.clip(np.searchsorted(self.t, tq, side="right") - 1, 0, len(self.values) - 1)
-        j = (i + 1) % len(self.values)
-        h = self.t[i + 1] - self.t[i]
-        a = ((self.t[i + 1] - tq) / h)[:, None]
-        b = ((tq - self.t[i]) / h)[:, None]
-        y0, y1 = self.values[i], self.values[j]
-        m0, m1 = self.m[i], self.m[j]
-        hh = h[:, None]
-        if derivative == 0:
-            return a * y0 + b * y1 + ((a**3 - a) * m0 + (b**3 - b) * m1) * hh**2 / 6.0
-        if derivative == 1:
-            return (y1 - y0) / hh + ((1.0 - 3.0 * a**2) * m0 + (3.0 * b**2 - 1.0) * m1) * hh / 6.0
-        return a * m0 + b * m1
-
-
-def gaussian_smooth_periodic(values: np.ndarray, sigma_samples: float) -> np.ndarray:
-    """Gaussian smoothing of a closed-loop signal (wraps around the end)."""
-    if sigma_samples <= 0.0:
-        return values.copy()
-    n = len(values)
-    radius = min(math.ceil(4.0 * sigma_samples), n // 2)
-    offsets = np.arange(-radius, radius + 1)
-    weights = np.exp(-0.5 * (offsets / sigma_samples) ** 2)
-    weights /= weights.sum()
-    padded = np.concatenate([values[-radius:], values, values[:radius]]) if radius else values
-    return np.convolve(padded, weights, mode="valid")
-
-
-def _closed_curvature(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Signed curvature of a closed, evenly spaced polyline by central differences."""
-    xp = 0.5 * (np.roll(x, -1) - np.roll(x, 1))
-    yp = 0.5 * (np.roll(y, -1) - np.roll(y, 1))
-    xpp = np.roll(x, -1) - 2.0 * x + np.roll(x, 1)
-    ypp = np.roll(y, -1) - 2.0 * y + np.roll(y, 1)
-    return (xp * ypp - yp * xpp) / np.maximum(xp**2 + yp**2, 1e-12) ** 1.5
-
-
 class Track:
     """A closed circuit resampled every ``spacing_m`` metres along its centre line.
 
-    Use :meth:`from_points` (control points on the centre line), :func:`load_track_csv`
-    (a TUMFTM racetrack-database file) or :func:`producer.silverstone.silverstone`.
+    Use :meth:`from_points` (control points on the centre line),
+    :func:`circuit.track_csv.load_track_csv` (a TUMFTM racetrack-database file),
+    :func:`circuit.silverstone.silverstone` or :func:`circuit.load` (whichever ``F1_TRACK`` names).
 
     Arrays (all of length ``n_points``, sample ``i`` at distance ``i * spacing_m``):
     ``s`` distance, ``x``/``y`` centre line, ``heading``, ``centre_curvature``,
@@ -273,7 +177,7 @@ class Track:
         if np.any(chord <= 1e-6):
             raise ConfigError(f"track {name!r}: two consecutive control points coincide")
         knots = np.concatenate([[0.0], np.cumsum(chord)])
-        spline = _PeriodicSpline(knots, np.column_stack([px, py, wr, wl, offset]))
+        spline = PeriodicSpline(knots, np.column_stack([px, py, wr, wl, offset]))
 
         # Arc length of the spline from a dense evaluation, then parameter values that are
         # evenly spaced in arc length.
@@ -297,7 +201,7 @@ class Track:
             nx, ny = -d1[:, 1] / speed, d1[:, 0] / speed  # unit normal to the left
             rx = cx + val[:, 4] * nx
             ry = cy + val[:, 4] * ny
-            drive_k = gaussian_smooth_periodic(_closed_curvature(rx, ry), line_smoothing_m / step)
+            drive_k = gaussian_smooth_periodic(closed_curvature(rx, ry), line_smoothing_m / step)
             driven = np.hypot(np.roll(rx, -1) - rx, np.roll(ry, -1) - ry)
             # The car reaches centre-line sample i+1 after driving `driven[i]` metres.
             ratio = gaussian_smooth_periodic(step / np.maximum(driven, 1e-6), 2.0)
@@ -450,113 +354,3 @@ class Track:
         return tuple(
             Corner(f"T{idx + 1}", c.start_m, c.end_m, c.direction) for idx, c in enumerate(corners)
         )
-
-
-# ---------------------------------------------------------------------- CSV loader
-_REQUIRED = ("x_m", "y_m")
-_OPTIONAL = ("w_tr_right_m", "w_tr_left_m")
-
-
-def load_track_csv(
-    path: str | Path,
-    *,
-    spacing_m: float = DEFAULT_SPACING_M,
-    name: str | None = None,
-) -> Track:
-    """Load a closed centre line in the TUMFTM racetrack-database CSV format.
-
-    Columns ``x_m, y_m`` and optionally ``w_tr_right_m, w_tr_left_m`` (track width to the
-    right and left of the centre line). The header line may start with ``#``; other lines
-    starting with ``#`` are comments. Without a header the columns are taken in that order.
-    Any problem raises :class:`~runtime.errors.ConfigError` naming the file, line and reason.
-    """
-    path = Path(path)
-    label = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{label}: track file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{label}: cannot read track file ({exc})") from exc
-
-    columns: list[str] | None = None
-    rows: list[list[float]] = []
-    row_lines: list[int] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        cells = [c.strip() for c in line.lstrip("#").strip().split(",")]
-        is_comment = line.startswith("#")
-        # A commented line is the header only if it names the columns; otherwise a comment.
-        if columns is None and not rows and _looks_like_header(cells):
-            if is_comment and "x_m" not in cells:
-                continue
-            columns = cells
-            missing = [c for c in _REQUIRED if c not in columns]
-            if missing:
-                raise ConfigError(f"{label}:{lineno}: header lacks column(s) {', '.join(missing)}")
-            continue
-        if is_comment:
-            continue
-        if columns is None:
-            columns = list(_REQUIRED + _OPTIONAL)[: len(cells)]
-            if len(cells) not in (2, 4):
-                raise ConfigError(
-                    f"{label}:{lineno}: expected 2 or 4 columns (x_m, y_m[, w_tr_right_m, "
-                    f"w_tr_left_m]) without a header, got {len(cells)}"
-                )
-        if len(cells) != len(columns):
-            raise ConfigError(f"{label}:{lineno}: expected {len(columns)} values, got {len(cells)}")
-        try:
-            values = [float(c) for c in cells]
-        except ValueError as exc:
-            raise ConfigError(f"{label}:{lineno}: not a number ({exc})") from exc
-        if not all(math.isfinite(v) for v in values):
-            raise ConfigError(f"{label}:{lineno}: values must be finite")
-        rows.append(values)
-        row_lines.append(lineno)
-
-    if len(rows) < 4:
-        raise ConfigError(f"{label}: needs at least 4 points, found {len(rows)}")
-    assert columns is not None
-    data = np.asarray(rows)
-    col = {c: i for i, c in enumerate(columns)}
-    x = data[:, col["x_m"]]
-    y = data[:, col["y_m"]]
-    # Many files repeat the first point at the end to close the loop; the spline closes it.
-    if math.hypot(x[-1] - x[0], y[-1] - y[0]) < 1e-6:
-        x, y, data, row_lines = x[:-1], y[:-1], data[:-1], row_lines[:-1]
-    gaps = np.hypot(np.diff(x), np.diff(y))
-    bad = np.flatnonzero(gaps < 1e-6)
-    if bad.size:
-        raise ConfigError(f"{label}:{row_lines[bad[0] + 1]}: point repeats the previous point")
-    widths: dict[str, np.ndarray | None] = {"w_tr_right_m": None, "w_tr_left_m": None}
-    for key in widths:
-        if key in col:
-            w = data[:, col[key]]
-            neg = np.flatnonzero(w <= 0)
-            if neg.size:
-                raise ConfigError(f"{label}:{row_lines[neg[0]]}: {key} must be positive")
-            widths[key] = w
-    try:
-        track = Track.from_points(
-            x,
-            y,
-            name=name or path.stem,
-            spacing_m=spacing_m,
-            width_right_m=widths["w_tr_right_m"],
-            width_left_m=widths["w_tr_left_m"],
-        )
-    except ConfigError as exc:
-        raise ConfigError(f"{label}: {exc}") from exc
-    logger.info("loaded track %s: %d points, %.1f m", track.name, len(x), track.length_m)
-    return track
-
-
-def _looks_like_header(cells: list[str]) -> bool:
-    try:
-        [float(c) for c in cells]
-    except ValueError:
-        return True
-    return False

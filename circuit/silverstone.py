@@ -1,7 +1,7 @@
 """The built-in Silverstone Grand Prix circuit (5,891 m, run clockwise).
 
 The circuit is described by a compact table of control points on the centre line, joined by
-a periodic cubic spline in :class:`producer.track.Track`. Each row holds the centre-line
+a periodic cubic spline in :class:`circuit.track.Track`. Each row holds the centre-line
 position, the track width to the right and left, and the lateral offset of a racing line
 from the centre line (positive to the left). The car model drives the racing line's
 curvature, which is much gentler than the centre line's in the fast corners (Abbey, Copse,
@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from producer.track import DEFAULT_SPACING_M, Corner, Track
+from circuit.track import DEFAULT_SPACING_M, Corner, Track
 
 NAME = "Silverstone"
 OFFICIAL_LENGTH_M = 5891.0

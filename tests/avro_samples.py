@@ -1,0 +1,60 @@
+"""Avro sample data shared by the serializer and decoder tests: a record of every primitive
+type, and columns of it that start with each type's edge values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# Not in the channel table: only the Avro types' own bounds apply, so edge values get through.
+PRIMITIVES = {
+    "type": "record",
+    "name": "Primitives",
+    "namespace": "io.test",
+    "fields": [
+        {"name": "s", "type": "string"},
+        {"name": "t", "type": "string"},
+        {"name": "i", "type": "int"},
+        {"name": "l", "type": "long"},
+        {"name": "ts", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "f", "type": "float"},
+        {"name": "d", "type": "double"},
+        {"name": "b", "type": "boolean"},
+        {"name": "u", "type": "string"},
+    ],
+}
+
+
+def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
+    """``rows`` rows of :data:`PRIMITIVES`: each type's edge values first, then random ones."""
+    strings = ["", "a", "car-01", "Ünïcødé ✓", "🏎️ fast", "x" * 63, "y" * 64, "z" * 300, "\x00"]
+    i32 = np.iinfo(np.int32)
+    i64 = np.iinfo(np.int64)
+    ints = np.concatenate(
+        [
+            [0, -1, 1, 63, -64, 64, -65, i32.min, i32.max],
+            rng.integers(i32.min, i32.max, rows, endpoint=True),
+        ]
+    )[:rows]
+    longs = np.concatenate(
+        [
+            [0, -1, i64.min, i64.max, 2**35, -(2**35), 2**56 - 1, 2**56, -(2**56)],
+            rng.integers(i64.min, i64.max, rows, endpoint=True),
+        ]
+    )[:rows]
+    floats = rng.normal(0, 1e6, rows)
+    floats[:8] = [0.0, -0.0, np.nan, np.inf, -np.inf, 3.4028236e38, 1e-46, 2**25 + 1]
+    doubles = rng.normal(0, 1e12, rows)
+    doubles[:5] = [np.nan, -0.0, np.inf, 5e-324, -1.7976931348623157e308]
+    return {
+        "s": np.array([strings[k] for k in rng.integers(0, len(strings), rows)], dtype=object),
+        "t": [strings[k] for k in rng.integers(0, 3, rows)],
+        "i": ints.astype(np.int64),
+        "l": longs.astype(np.int64),
+        "ts": rng.integers(0, 4_102_444_800_000_000, rows),
+        "f": floats,
+        "d": doubles,
+        "b": rng.random(rows) < 0.5,
+        "u": np.array(["session-1"] * rows, dtype=object),
+    }
