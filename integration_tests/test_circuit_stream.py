@@ -17,10 +17,8 @@ import math
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import pytest
@@ -33,6 +31,7 @@ from dashboard.health import snapshot
 from dashboard.live_view import LiveView
 from dashboard.model import GridModel
 from dashboard.settings import Settings
+from integration_tests.dashboard_probe import wait_for
 from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
 from schemas.registration import register_all
@@ -42,7 +41,6 @@ from tests.circuit_samples import write_oval_csv
 pytestmark = pytest.mark.integration
 
 CARS = 3
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -105,16 +103,6 @@ def pit_wall(endpoints: Endpoints, topics: Topics) -> Iterator[Callable[[], Grid
         feed.join(timeout=10)
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 60.0) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-
-
 def took_in(model: GridModel, records: int) -> bool:
     with model.lock:
         return sum(car.records for car in model.cars.values()) >= records
@@ -146,7 +134,7 @@ def test_with_f1_track_the_pit_wall_draws_the_file_the_stream_is_on(
     monkeypatch.setenv("F1_TRACK", str(oval_csv))
     records = simulate(endpoints, topics, {"F1_TRACK": str(oval_csv)})  # no --track
     model = pit_wall()
-    wait_for("every record in the pit wall's model", lambda: took_in(model, records))
+    wait_for("every record in the pit wall's model", lambda: took_in(model, records), 60.0)
 
     with model.lock:
         shape = model.circuit()
@@ -185,7 +173,7 @@ def test_without_f1_track_the_pit_wall_learns_the_circuit_from_the_stream(
     records = simulate(endpoints, topics, {"F1_TRACK": ""}, "--track", str(oval_csv))
     model = pit_wall()
     assert model.track is not None and model.track.name == "Silverstone"  # what it expects
-    wait_for("every record in the pit wall's model", lambda: took_in(model, records))
+    wait_for("every record in the pit wall's model", lambda: took_in(model, records), 60.0)
 
     with model.lock:
         shape = model.circuit()

@@ -230,7 +230,9 @@ class SinkLoop:
             for partition, msg in last.items():
                 offset = msg.offset()
                 if partition is None or offset is None:  # as for the topic above
-                    raise InfrastructureError(f"Kafka returned a record without a position: {msg!r}")
+                    raise InfrastructureError(
+                        f"Kafka returned a record without a position: {msg!r}"
+                    )
                 batch.offsets[(topic, partition)] = offset + 1
             batch.consumed += len(msgs)
             for i, exc in decoded.errors:
