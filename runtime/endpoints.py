@@ -14,9 +14,9 @@ way everywhere: the env var below, the flag below, and the attribute of :class:`
 | ``influx_token`` | ``F1_INFLUX_TOKEN``, or the file ``F1_INFLUX_TOKEN_FILE`` | none (a secret) |
 
 The InfluxDB token has no flag, because argv is visible to every user of the machine. When
-neither ``F1_INFLUX_TOKEN`` nor ``F1_INFLUX_TOKEN_FILE`` is set and the URL is the local
-stack's, the token is read from the file the local stack writes
-(``$F1_STATE_DIR/influxdb/token``, ``runtime.paths.local_influx_token_file``).
+neither ``F1_INFLUX_TOKEN`` nor ``F1_INFLUX_TOKEN_FILE`` is set, the token is read from the
+file the local stack writes (``$F1_STATE_DIR/influxdb/token``,
+``runtime.paths.local_influx_token_file``), so local runs need no export.
 """
 
 from __future__ import annotations
@@ -68,9 +68,9 @@ def env(setting: Setting[Any], environ: Mapping[str, str] | None = None) -> str:
     return setting.env_text(environ) or setting.default
 
 
-def influx_token(influx_url: str, environ: Mapping[str, str] | None = None) -> Secret:
-    """``F1_INFLUX_TOKEN``, else the contents of ``F1_INFLUX_TOKEN_FILE``, else (only for the
-    local stack's URL) the token file the local stack wrote; an empty Secret when none is."""
+def influx_token(environ: Mapping[str, str] | None = None) -> Secret:
+    """``F1_INFLUX_TOKEN``, else the contents of ``F1_INFLUX_TOKEN_FILE``, else the token file
+    the local stack wrote; an empty Secret when there is none."""
     given = INFLUX_TOKEN.env_text(environ)
     if given:
         return Secret(given)
@@ -82,9 +82,7 @@ def influx_token(influx_url: str, environ: Mapping[str, str] | None = None) -> S
             raise ConfigError(
                 f"{INFLUX_TOKEN_FILE.env}: cannot read {path}: {exc.strerror}"
             ) from None
-    if influx_url.rstrip("/") == INFLUX_URL.default:
-        return Secret(_local_stack_token())
-    return Secret("")
+    return Secret(_local_stack_token())
 
 
 def _local_stack_token() -> str:
@@ -127,20 +125,7 @@ class Endpoints:
             influx_url=url,
             influx_org=INFLUX_ORG.resolve(influx_org, environ),
             influx_bucket=INFLUX_BUCKET.resolve(influx_bucket, environ),
-            influx_token=influx_token(url, environ),
-        )
-
-    @classmethod
-    def from_args(cls, args: argparse.Namespace, environ: Mapping[str, str] | None = None):
-        """From the flags :func:`add_kafka_flags` and :func:`add_influx_flags` added (those
-        a parser does not have count as not given)."""
-        return cls.from_env(
-            environ,
-            kafka_bootstrap=getattr(args, "bootstrap", None),
-            registry_url=getattr(args, "registry", None),
-            influx_url=getattr(args, "influx_url", None),
-            influx_org=getattr(args, "org", None),
-            influx_bucket=getattr(args, "bucket", None),
+            influx_token=influx_token(environ),
         )
 
 
