@@ -7,6 +7,7 @@ tick of real time however long it runs. The clock and sleep are injected for tes
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +33,8 @@ class Rate:
             factor = float(value)
         except ValueError:
             factor = 0.0
-        if not factor > 0:
+        # inf would be a pacing factor no clock can follow: 'max' is the way to ask for it.
+        if not 0 < factor < math.inf:
             raise ConfigError(f"rate must be 'realtime', 'max' or a positive number, got {text!r}")
         return cls(factor)
 

@@ -31,7 +31,7 @@ def test_rates_parse(text: str, factor: float | None) -> None:
     assert Rate.parse(text).factor == factor
 
 
-@pytest.mark.parametrize("text", ["0", "-3", "fast", ""])
+@pytest.mark.parametrize("text", ["0", "-3", "fast", "", "inf", "nan", "-inf"])
 def test_bad_rates_are_refused(text: str) -> None:
     with pytest.raises(ConfigError, match="rate must be"):
         Rate.parse(text)
