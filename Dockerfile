@@ -1,5 +1,5 @@
-# The platform's services (simulator, sink, analytics, dashboard) in one image; which one a
-# container runs is its command (see docker-compose.yml).
+# The platform's services (simulator, game ingest, sink, analytics, dashboard) in one image;
+# which one a container runs is its command (see docker-compose.yml).
 FROM python:3.11-slim-bookworm
 
 # Spark needs a Java 17 runtime; Maven fetches its Kafka and Avro connector jars below.
@@ -21,6 +21,7 @@ COPY sinks sinks
 COPY analytics analytics
 COPY dashboard dashboard
 COPY stack stack
+COPY ingest ingest
 RUN pip install --no-cache-dir -e '.[all]' \
     && python -c "from stack import spark_jars; spark_jars.install()" \
     && rm -rf /opt/f1-cache/m2

@@ -16,6 +16,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.state import GroupState, GroupStateTimeout
 from pyspark.sql.types import (
+    BooleanType,
     DoubleType,
     IntegerType,
     LongType,
@@ -25,7 +26,7 @@ from pyspark.sql.types import (
 )
 
 from analytics.confluent_columns import framed_column, from_avro_column, schema_id_column
-from analytics.laps import INPUT_COLUMNS, STATE_FIELDS, LapState, advance
+from analytics.laps import INPUT_COLUMNS, INPUT_DTYPES, STATE_FIELDS, LapState, advance
 from schemas.channels import channel
 from schemas.topics import TELEMETRY_SCHEMA_FILE
 
@@ -33,7 +34,12 @@ log = logging.getLogger(__name__)
 
 UNKNOWN_ID_ERROR = "f1-analytics: unknown writer schema id "
 
-_SPARK_TYPES = {"str": StringType(), "int": LongType(), "float": DoubleType()}
+_SPARK_TYPES = {
+    "str": StringType(),
+    "int": LongType(),
+    "float": DoubleType(),
+    "bool": BooleanType(),
+}
 STATE_SCHEMA = StructType(
     [StructField(name, _SPARK_TYPES[kind], nullable=False) for name, kind in STATE_FIELDS]
 )
@@ -61,17 +67,27 @@ SUMMARY_SCHEMA = StructType(
         StructField("max_g_long", DoubleType(), False),
         StructField("min_g_long", DoubleType(), False),
         StructField("sample_count", LongType(), False),
+        StructField("tyre_compound", StringType(), False),
+        StructField("tyre_age_laps", IntegerType(), False),
+        StructField("in_lap", BooleanType(), False),
+        StructField("out_lap", BooleanType(), False),
+        StructField("standing_start", BooleanType(), False),
+        StructField("pit_stop_s", DoubleType(), False),
     ]
 )
 SUMMARY_FIELDS = tuple(f.name for f in SUMMARY_SCHEMA.fields)
 
 # Channels checked against the channel table before aggregation: a record outside its range
-# breaks the contract (the sink sends it to the DLQ); here it is left out and counted.
+# or pattern breaks the contract (the sink sends it to the DLQ); here it is left out and
+# counted. A record of an older writer schema has the reader's defaults in the fields it
+# lacks, which pass.
 _CHECKED = tuple(c for c in INPUT_COLUMNS if c not in ("driver", "ts_us"))
 
 
 def _in_range(name: str) -> Column:
     ch = channel(name)
+    if ch.pattern is not None:
+        return F.col(name).rlike(ch.pattern)
     return F.col(name).between(F.lit(ch.minimum), F.lit(ch.maximum))
 
 
@@ -150,16 +166,11 @@ def _lap_function(
         if not frames:
             return
         pdf = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        # Avro floats arrive as float32: widened exactly (float64) before any arithmetic.
         cols = {
-            "driver": pdf["driver"].to_numpy(dtype=object),
-            "ts_us": pdf["ts_us"].to_numpy(dtype=np.int64),
-            "lap": pdf["lap"].to_numpy(dtype=np.int64),
-            "sector": pdf["sector"].to_numpy(dtype=np.int64),
+            name: pdf[name].to_numpy(dtype=INPUT_DTYPES.get(name, np.float64))
+            for name in INPUT_COLUMNS
         }
-        for name in INPUT_COLUMNS:
-            if name not in cols:
-                # Avro floats arrive as float32: widen exactly before any arithmetic.
-                cols[name] = pdf[name].to_numpy(dtype=np.float64)
         current = LapState.from_tuple(state.get) if state.exists else None
         new_state, done = advance(session_id, car_id, current, cols)
         if new_state is not None:

@@ -8,9 +8,13 @@ depend on the lap length, the sampling rate or the number of laps driven.
 Definitions (the test's independent computation uses the same ones):
 
 * A lap is **complete** when the car was seen crossing the line into it (a sample of lap N-1
-  followed by one of lap N) and out of it (a sample of lap N followed by one of lap N+1). A
-  car's first lap in the stream never counts: it started before the stream did (the grid
-  starts spread around the track, and a job started mid-session sees partial laps too).
+  followed by one of lap N) and out of it (a sample of lap N followed by one of lap N+1).
+  A car's first lap in the stream counts only from a **standing start**: its first sample is
+  on lap 1 behind the line (a race grid, :func:`circuit.lap_line.is_standing_start`), and
+  the lap starts at lights out, session time 0
+  (:func:`circuit.lap_line.standing_start_us`). Any other first lap started before the
+  stream did (practice cars start mid-lap, and a job started mid-session sees partial laps
+  too) and never counts.
 * The **line crossing** time is interpolated between the last sample before the line and the
   first after it, by distance: ``total_distance_m`` of the line is the first sample's
   ``total_distance_m - lap_distance_m`` (:func:`circuit.lap_line.crossing_time`, the one
@@ -24,6 +28,12 @@ Definitions (the test's independent computation uses the same ones):
   shares of samples at full throttle (``throttle >= FULL_THROTTLE_MIN``) and braking
   (``brake > BRAKE_ON_MIN``), fuel at the first sample minus fuel at the last, the largest
   ``|g_lat|``, the largest and smallest ``g_long``, and the number of samples.
+* Tyres and pit lane: ``tyre_compound`` and ``tyre_age_laps`` are the lap's last sample's;
+  ``in_lap`` is true when the first sample past the line that ends the lap is in the pit
+  lane (``pit_status`` not ``none``), ``out_lap`` when the first sample of the lap is, so an
+  in-lap is followed by an out-lap; ``pit_stop_s`` adds, for each sample of the lap with
+  ``pit_status`` ``pit_stop``, the time since the car's sample before it (none for a car's
+  first sample in the stream).
 * A sample not newer than the last one folded for its car is a duplicate or arrives out of
   order: it is dropped (and counted), so a published summary never changes.
 """
@@ -38,13 +48,14 @@ from typing import Any
 
 import numpy as np
 
-from circuit.lap_line import crossing_time
+from circuit.lap_line import crossing_time, is_standing_start, standing_start_us
 from schemas.channels import BRAKE_ON_MIN, FULL_THROTTLE_MIN
 
 # The telemetry columns the aggregation reads, in the order the Spark job passes them.
 INPUT_COLUMNS: tuple[str, ...] = (
     "driver",
     "ts_us",
+    "sim_time_s",
     "lap",
     "sector",
     "lap_distance_m",
@@ -55,7 +66,22 @@ INPUT_COLUMNS: tuple[str, ...] = (
     "fuel_kg",
     "g_lat",
     "g_long",
+    "tyre_compound",
+    "tyre_age_laps",
+    "pit_status",
 )
+# The dtype each input column is given; the others are float64 (Avro floats widened exactly).
+INPUT_DTYPES: dict[str, Any] = {
+    "driver": object,
+    "ts_us": np.int64,
+    "lap": np.int64,
+    "sector": np.int64,
+    "tyre_compound": object,
+    "tyre_age_laps": np.int64,
+    "pit_status": object,
+}
+PIT_NONE = "none"  # pit_status on track
+PIT_STOP = "pit_stop"  # pit_status stationary in the pit box
 
 Columns = Mapping[str, np.ndarray]
 Summary = dict[str, Any]
@@ -88,6 +114,11 @@ class LapState:
     last_total_m: float
     last_sector: int
     dropped: int  # samples dropped as duplicates or out of order, over the car's life
+    standing_start: bool  # lap 1 of a race: lap_start_us is lights out
+    out_lap: bool  # the lap started in the pit lane
+    pit_stop_us: float  # time stationary in the pit box on this lap
+    tyre_compound: str  # at the last sample folded
+    tyre_age_laps: int
 
     def as_tuple(self) -> tuple[Any, ...]:
         return astuple(self)
@@ -100,7 +131,15 @@ class LapState:
 STATE_FIELDS: tuple[tuple[str, str], ...] = tuple((f.name, str(f.type)) for f in fields(LapState))
 
 
-def _new_lap(driver: str, lap: int, start_us: float, last: LapState | None) -> LapState:
+def _new_lap(
+    driver: str,
+    lap: int,
+    start_us: float,
+    last: LapState | None,
+    *,
+    standing_start: bool = False,
+    out_lap: bool = False,
+) -> LapState:
     return LapState(
         driver=driver,
         lap=lap,
@@ -122,10 +161,17 @@ def _new_lap(driver: str, lap: int, start_us: float, last: LapState | None) -> L
         last_total_m=last.last_total_m if last else math.nan,
         last_sector=last.last_sector if last else 0,
         dropped=last.dropped if last else 0,
+        standing_start=standing_start,
+        out_lap=out_lap,
+        pit_stop_us=0.0,
+        tyre_compound=last.tyre_compound if last else "",
+        tyre_age_laps=last.tyre_age_laps if last else 0,
     )
 
 
-def _summary(session_id: str, car_id: str, st: LapState, end_us: float) -> Summary | None:
+def _summary(
+    session_id: str, car_id: str, st: LapState, end_us: float, in_lap: bool
+) -> Summary | None:
     if math.isnan(st.lap_start_us) or math.isnan(st.sector2_us) or math.isnan(st.sector3_us):
         return None  # not seen crossing into the lap, or a sector never seen: not complete
     start = round(st.lap_start_us)
@@ -154,6 +200,12 @@ def _summary(session_id: str, car_id: str, st: LapState, end_us: float) -> Summa
         "max_g_long": st.g_long_max,
         "min_g_long": st.g_long_min,
         "sample_count": n,
+        "tyre_compound": st.tyre_compound,
+        "tyre_age_laps": st.tyre_age_laps,
+        "in_lap": in_lap,
+        "out_lap": st.out_lap,
+        "standing_start": st.standing_start,
+        "pit_stop_s": st.pit_stop_us / 1e6,
     }
 
 
@@ -171,6 +223,12 @@ def _fold(st: LapState, c: Columns, a: int, b: int) -> None:
     else:
         prev_sector = np.concatenate(([st.last_sector], sector[:-1]))
     prev_ts = np.concatenate(([st.last_ts_us], ts[:-1]))
+    stopped = c["pit_status"][a:b] == PIT_STOP
+    if stopped.any():
+        gaps = ts - prev_ts
+        if st.last_ts_us == 0:  # the car's first sample in the stream: no time before it
+            gaps[0] = 0
+        st.pit_stop_us += float(gaps[stopped].sum())
     for into, attr in ((2, "sector2_us"), (3, "sector3_us")):
         hits = np.flatnonzero((sector == into) & (prev_sector == into - 1))
         if hits.size and math.isnan(getattr(st, attr)):
@@ -190,6 +248,8 @@ def _fold(st: LapState, c: Columns, a: int, b: int) -> None:
     st.last_total_m = float(c["total_distance_m"][b - 1])
     st.last_sector = int(sector[-1])
     st.driver = str(c["driver"][b - 1])
+    st.tyre_compound = str(c["tyre_compound"][b - 1])
+    st.tyre_age_laps = int(c["tyre_age_laps"][b - 1])
 
 
 def advance(
@@ -197,8 +257,9 @@ def advance(
 ) -> tuple[LapState | None, list[Summary]]:
     """Fold one car's new samples into its state; the summaries of the laps they complete.
 
-    ``columns`` holds :data:`INPUT_COLUMNS` as numpy arrays in any order of rows; numeric
-    channels should be float64 (Avro ``float`` values widened exactly).
+    ``columns`` holds :data:`INPUT_COLUMNS` as numpy arrays in any order of rows, in the
+    dtypes of :data:`INPUT_DTYPES` (numeric channels float64: Avro ``float`` values widened
+    exactly).
     """
     order = np.argsort(columns["ts_us"], kind="stable")
     c = {name: np.asarray(columns[name])[order] for name in INPUT_COLUMNS}
@@ -223,8 +284,22 @@ def advance(
     for a_, b_ in itertools.pairwise(starts.tolist()):
         a, b = int(a_), int(b_)
         seg_lap = int(lap[a])
+        in_pit_lane = str(c["pit_status"][a]) != PIT_NONE
         if state is None:
-            state = _new_lap(str(c["driver"][a]), seg_lap, math.nan, None)
+            standing = is_standing_start(seg_lap, float(c["lap_distance_m"][a]))
+            start = (
+                standing_start_us(float(c["ts_us"][a]), float(c["sim_time_s"][a]))
+                if standing
+                else math.nan
+            )
+            state = _new_lap(
+                str(c["driver"][a]),
+                seg_lap,
+                start,
+                None,
+                standing_start=standing,
+                out_lap=in_pit_lane,
+            )
             state.dropped = dropped
         elif seg_lap != state.lap:
             start = math.nan
@@ -236,11 +311,11 @@ def advance(
                     float(c["total_distance_m"][a]),
                     float(c["lap_distance_m"][a]),
                 )
-                done = _summary(session_id, car_id, state, start)
+                done = _summary(session_id, car_id, state, start, in_pit_lane)
                 if done is not None:
                     out.append(done)
             # A lap number going back or skipping ahead (a replayed or broken stream) starts
             # an incomplete lap: nothing is published until the line is seen twice again.
-            state = _new_lap(state.driver, seg_lap, start, state)
+            state = _new_lap(state.driver, seg_lap, start, state, out_lap=in_pit_lane)
         _fold(state, c, a, b)
     return state, out

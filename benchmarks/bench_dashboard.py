@@ -1,11 +1,14 @@
 """Dashboard benchmark: frames per second delivered to 1 and to 5 concurrent sessions of the
-pit wall, the server's CPU and the bytes sent to each session, with a live 20-car grid.
+pit wall, the server's CPU and the bytes sent to each session, with a live 20-car race.
 
     .venv/bin/python benchmarks/bench_dashboard.py [--cars 20] [--sessions 1,5] [--seconds 10]
                                                     [--clients protocol,browser]
+                                                    [--session race|practice]
 
-A fresh ``panel serve dashboard/app.py`` per measurement, fed by ``f1-simulate --cars 20``
-(real time) on a topic of its own. Two kinds of session:
+A fresh ``panel serve dashboard/app.py`` per measurement, fed by ``f1-simulate --session race
+--cars 20`` (real time) on a topic of its own: every session draws the timing tower (gaps and
+intervals of a race change with every sample) and the car-against-car comparison besides the
+selected car's live figures. Two kinds of session:
 
 - ``browser``: headless Chromium (Debian's ``chromium`` + ``chromium-driver``, via selenium);
   frames and bytes are the websocket frames Chrome's DevTools log shows it received. On a
@@ -127,7 +130,7 @@ def measure(
     )
 
 
-def start_grid(env: dict[str, str], cars: int, topic: str) -> subprocess.Popen[bytes]:
+def start_grid(env: dict[str, str], cars: int, topic: str, session: str) -> subprocess.Popen[bytes]:
     subprocess.run(
         [str(BIN / "f1-schemas"), "register", "--telemetry-topic", topic],
         env=env,
@@ -137,6 +140,8 @@ def start_grid(env: dict[str, str], cars: int, topic: str) -> subprocess.Popen[b
     return subprocess.Popen(
         [
             str(BIN / "f1-simulate"),
+            "--session",
+            session,
             "--cars",
             str(cars),
             "--topic",
@@ -159,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         "--warmup", type=float, default=10.0, help="seconds for the feed to catch up first"
     )
     parser.add_argument("--clients", default="protocol,browser", help="protocol and/or browser")
+    parser.add_argument(
+        "--session", default="race", choices=("race", "practice"), help="the kind of session"
+    )
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.sessions.split(",")]
     kinds = [k.strip() for k in args.clients.split(",")]
@@ -173,10 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"command: {shlex.join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}")
     print(
-        f"grid: f1-simulate --cars {args.cars} (real time, {args.cars * 100:,} records/s) "
+        f"grid: f1-simulate --session {args.session} --cars {args.cars} "
+        f"(real time, {args.cars * 100:,} records/s) "
         f"-> {topic}; window {args.seconds:.0f} s after {args.warmup:.0f} s warm-up"
     )
-    sim = start_grid(env, args.cars, topic)
+    sim = start_grid(env, args.cars, topic, args.session)
     results: list[Result] = []
     try:
         time.sleep(5)

@@ -87,9 +87,7 @@ def real_run(args: argparse.Namespace) -> tuple[float, int]:
         args.registry,
     ]
     settings = cli.Settings.from_args(cli.build_parser().parse_args(argv))
-    sim = Simulation(
-        silverstone(), settings.cars, seed=settings.seed, session_start_us=settings.session_start_us
-    )
+    sim = cli.simulation(settings)
     sink = cli._kafka_sink(settings)
     # As for the baseline: the producer connected and holding its idempotent producer id
     # before timing starts (one record, flushed). A cold producer made about one run in four

@@ -27,6 +27,7 @@ BENCHMARKS = {
     "analytics-latency": ["benchmarks/bench_analytics.py", "latency"],
     "analytics-state": ["benchmarks/bench_analytics.py", "state"],
     "dashboard": ["benchmarks/bench_dashboard.py"],
+    "udp": ["benchmarks/bench_udp.py"],
 }
 
 

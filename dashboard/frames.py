@@ -12,14 +12,18 @@ Free of Panel and Bokeh, so it is unit-tested directly.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from dashboard.car_compare import CompareFrame, CompareReader
 from dashboard.circuit_shape import CircuitShape
-from dashboard.delta import delta_live, delta_window
+from dashboard.delta import delta_live, delta_window, reference_lap
 from dashboard.model import CarState, CompletedLap, GridModel
+from dashboard.timing import Tower, session_line, tower_columns
 from dashboard.traces import every_nth
 
 # The G-G trail: one sample in TRAIL_EVERY (25 per second at 100 Hz), at most TRAIL_POINTS.
@@ -98,6 +102,14 @@ class Frame:
     trail_reset: bool = False
     now: dict[str, float] | None = None  # latest g_lat, g_long, throttle, brake
     text: dict[str, str] = field(default_factory=dict)  # readouts whose text changed
+    # The timing tower: every column when its rows changed, else the cells that changed; the
+    # row backgrounds when the selection or the order moved; the session's line under it.
+    tower: Tower | None = None  # the tower these increments are from (not sent as such)
+    tower_columns: dict[str, list[Any]] | None = None
+    tower_patch: dict[str, list[tuple[int, Any]]] | None = None
+    tower_highlight: list[str] | None = None
+    tower_line: str | None = None
+    compare: CompareFrame | None = None  # car against car, when something changed
 
     @property
     def empty(self) -> bool:
@@ -111,14 +123,52 @@ class Frame:
             or self.trail
             or self.now is not None
             or self.text
+            or self.tower_columns is not None
+            or self.tower_patch is not None
+            or self.tower_highlight is not None
+            or self.tower_line is not None
+            or self.compare is not None
         )
 
 
-class FrameReader:
-    """One session's view of the shared model."""
+_COLUMNS_KEPT = 8
+_columns_of: dict[int, tuple[Tower, dict[str, list[Any]], str]] = {}
 
-    def __init__(self, selected: str | None = None) -> None:
+
+def _tower_text(tower: Tower) -> tuple[dict[str, list[Any]], str]:
+    """The tower's columns and session line, formatted once for every browser session that
+    shows this tower (a new tower is computed at most a few times a second)."""
+    cached = _columns_of.get(id(tower))
+    if cached is not None and cached[0] is tower:
+        return cached[1], cached[2]
+    columns, line = tower_columns(tower), session_line(tower)
+    _columns_of[id(tower)] = (tower, columns, line)
+    while len(_columns_of) > _COLUMNS_KEPT:
+        _columns_of.pop(next(iter(_columns_of)))
+    return columns, line
+
+
+class FrameReader:
+    """One session's view of the shared model.
+
+    ``session``: the session whose timing tower it shows; None follows the live one (the
+    session of the cars on track, else of the latest record).
+    """
+
+    def __init__(
+        self,
+        selected: str | None = None,
+        session: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.selected = selected
+        self.session = session
+        self._clock = clock
+        self._tower: Tower | None = None
+        self._tower_columns: dict[str, list[Any]] | None = None
+        self._tower_highlight: list[str] = []
+        self._tower_line: str | None = None
+        self.comparer = CompareReader()
         self._version = -1
         self._cars: list[tuple[str, str]] = []
         self._circuit: CircuitShape | None = None
@@ -164,6 +214,14 @@ class FrameReader:
         if self.selected not in {c for c, _ in cars}:
             self.select(cars[0][0] if cars else None)
         frame.selected = self.selected
+        live = active[0].session_id if active else None
+        self._timing(model, live, frame)
+        live_tower = frame.tower
+        if live is not None and (live_tower is None or live_tower.session_id != live):
+            live_tower = model.timing.tower(live, self._clock())
+        compare = self.comparer.next(model, self.selected, live_tower, {c for c, _ in cars})
+        if not compare.empty:
+            frame.compare = compare
         if active:
             frame.positions = {
                 "x": _rounded(np.array([c.latest["x_m"] for c in active if c.latest]), 1),
@@ -172,21 +230,67 @@ class FrameReader:
         car = model.cars.get(self.selected) if self.selected else None
         if car is None or car.latest is None:
             return frame
-        self._lap_trace(car, frame)
+        reference = reference_lap(
+            car, model.timing.car(car.session_id, car.car_id), model.laps.rows
+        )
+        self._lap_trace(car, reference, frame)
         self._trail(car, frame)
         latest = car.latest
         now = {f: round(float(latest[f]), 3) for f in ("g_lat", "g_long", "throttle", "brake")}
         if now != self._now:
             self._now = now
             frame.now = now
-        for key, text in readouts(car, car.best).items():
+        for key, text in readouts(car, reference).items():
             if self._text.get(key) != text:
                 self._text[key] = text
                 frame.text[key] = text
         return frame
 
-    def _lap_trace(self, car: CarState, frame: Frame) -> None:
-        reference = car.best if car.best is not None and car.best.trace is not car.trace else None
+    def compare_with(self, car_id: str | None) -> None:
+        """Compare the selected car with ``car_id`` (None: the car ahead in the tower)."""
+        self.comparer.choose(car_id)
+        self._version = -1
+
+    def show_session(self, session: str | None) -> None:
+        """Show the timing of ``session`` (None: follow the live one) from the next frame."""
+        if session != self.session:
+            self.session = session
+            self._tower = None
+            self._tower_columns = None
+            self._version = -1
+
+    def _timing(self, model: GridModel, live: str | None, frame: Frame) -> None:
+        session = self.session or live or model.timing.newest_session
+        tower = model.timing.tower(session, self._clock()) if session else None
+        frame.tower = tower
+        if tower is not self._tower:
+            self._tower = tower
+            columns, line = _tower_text(tower) if tower is not None else (tower_columns(None), "")
+            old = self._tower_columns
+            if old is None or old["car_id"] != columns["car_id"]:
+                frame.tower_columns = columns
+            else:
+                patch = {}
+                for name, values in columns.items():
+                    changed = [
+                        (i, v) for i, (was, v) in enumerate(zip(old[name], values, strict=True))
+                        if was != v
+                    ]  # fmt: skip
+                    if changed:
+                        patch[name] = changed
+                frame.tower_patch = patch or None
+            self._tower_columns = columns
+            if line != self._tower_line:
+                self._tower_line = line
+                frame.tower_line = line
+        if self._tower_columns is not None:
+            cars = self._tower_columns["car_id"]
+            colours = row_colours(cars, self.selected)
+            if colours != self._tower_highlight or frame.tower_columns is not None:
+                self._tower_highlight = colours
+                frame.tower_highlight = colours
+
+    def _lap_trace(self, car: CarState, reference: CompletedLap | None, frame: Frame) -> None:
         if reference is not self._reference or not self._reference_shown:
             self._reference = reference
             self._reference_shown = True
@@ -236,3 +340,12 @@ class FrameReader:
             "g_lat": _rounded(values["g_lat"][keep], 2),
             "g_long": _rounded(values["g_long"][keep], 2),
         }
+
+
+SELECTED_ROW = "#4a1526"
+ROWS = ("#141922", "#181e28")
+
+
+def row_colours(car_ids: list[str], selected: str | None) -> list[str]:
+    """The tower's row backgrounds: the selected car's stands out, the others alternate."""
+    return [SELECTED_ROW if c == selected else ROWS[i % 2] for i, c in enumerate(car_ids)]

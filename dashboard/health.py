@@ -1,9 +1,10 @@
 """``GET /health``: what the dashboard process holds, as JSON, for monitoring and tests.
 
 A Panel server plugin: ``panel serve dashboard/app.py --plugins dashboard.health`` (as
-``f1-stack demo`` starts it). The answer is the feed's state (Kafka, registry, messages,
-lag, records skipped) and, per car of every session in memory, how many records the
-buffers took in, the lap it is on and the laps it completed; plus the lap summaries held
+``f1-stack demo`` starts it), which serves ``GET /timing`` too
+(:mod:`dashboard.timing_plugin`). The answer is the feed's state (Kafka, registry,
+messages, lag, records skipped) and, per car of every session in memory, how many records
+the buffers took in, the lap it is on and the laps it completed; plus the lap summaries held
 per session; and the circuit the map draws for the current session (its name, whether it is
 learned from the stream, its lap length and sector starts, how much outline is known). The
 HTTP status is 200 while Kafka is reachable and 503 when it is not, so a load balancer or a
@@ -24,6 +25,7 @@ from tornado.web import RequestHandler
 
 from dashboard.feed import log_to_server, shared_feed
 from dashboard.model import GridModel
+from dashboard.timing_plugin import TimingHandler
 
 log_to_server()
 
@@ -81,5 +83,9 @@ class HealthHandler(RequestHandler):
         self.write(json.dumps(body))
 
 
-# Read by ``panel serve --plugins``.
-ROUTES: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [("/health", HealthHandler, {})]
+# Read by ``panel serve --plugins``: the timing tower is served alongside, so the one plugin
+# that ``make demo`` and docker-compose name serves both.
+ROUTES: list[tuple[str, type[RequestHandler], dict[str, Any]]] = [
+    ("/health", HealthHandler, {}),
+    ("/timing", TimingHandler, {}),
+]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,23 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0
 
 Trace = tuple[np.ndarray, np.ndarray]
+
+FOUND, MISSING, UNAVAILABLE = "found", "missing", "unavailable"
+
+
+@dataclass(frozen=True)
+class StoredLap:
+    """One stored lap on the distance grid: speed and the time since the lap started.
+
+    ``status``: ``found``; ``missing`` (InfluxDB answered: that lap is not stored, an answer
+    worth keeping); ``unavailable`` (no answer: InfluxDB down or the sink not installed, worth
+    asking again later).
+    """
+
+    status: str
+    distance_m: np.ndarray | None = None
+    speed_kmh: np.ndarray | None = None
+    t_s: np.ndarray | None = None
 
 
 class HistorySource:
@@ -56,6 +74,17 @@ class HistorySource:
     def lap_summaries(self, session: str) -> Future[list[dict[str, Any]]]:
         return self._pool.submit(self._lap_summaries, session)
 
+    def lap_trace(
+        self, session: str, car: str, lap: int, lap_start_us: float | None
+    ) -> Future[StoredLap]:
+        """Speed and lap time against lap distance of one stored lap (the time counted from
+        ``lap_start_us``, the lap summary's interpolated crossing), for the delta trace."""
+        return self._pool.submit(self._lap_trace, session, car, lap, lap_start_us)
+
+    def sessions(self) -> Future[list[str]]:
+        """The sessions stored in InfluxDB (empty when it does not answer)."""
+        return self._pool.submit(self._sessions)
+
     def _client(self) -> Any:
         e = self._endpoints
         token = e.influx_token.reveal()
@@ -87,6 +116,49 @@ class HistorySource:
             return None
         # The grid reaches as far as the stored lap does: no circuit length is needed.
         return resample(distance, df["speed_kmh"].to_numpy(), float(distance.max()), self._step_m)
+
+    def _lap_trace(self, session: str, car: str, lap: int, lap_start_us: float | None) -> StoredLap:
+        if not self._usable():
+            return StoredLap(UNAVAILABLE)
+        try:
+            with self._client() as history:
+                df = history.lap_points(session, car, lap, ["lap_distance_m", "speed_kmh"])
+        except F1Error as exc:
+            if type(exc).__name__ == "ConfigError":
+                return StoredLap(MISSING)
+            self._failed(exc)
+            return StoredLap(UNAVAILABLE)
+        except Exception as exc:  # a sink under development may raise anything
+            self._failed(exc)
+            return StoredLap(UNAVAILABLE)
+        if df.empty:
+            return StoredLap(MISSING)
+        distance = df["lap_distance_m"].to_numpy(dtype=float)
+        speed = df["speed_kmh"].to_numpy(dtype=float)
+        stamp = df["timestamp"].to_numpy(dtype=float)
+        start = float(lap_start_us) if lap_start_us is not None else stamp[0]
+        t = (stamp - start) / 1e6
+        if lap_start_us is not None:
+            # The lap began at the line, just before its first stored sample.
+            distance = np.concatenate([[0.0], distance])
+            speed = np.concatenate([[speed[0]], speed])
+            t = np.concatenate([[0.0], t])
+        if not distance.max() > 0.0:
+            return StoredLap(MISSING)
+        end = float(distance.max())
+        grid, speed_grid = resample(distance, speed, end, self._step_m)
+        _grid, t_grid = resample(distance, t, end, self._step_m)
+        return StoredLap(FOUND, grid, speed_grid, t_grid)
+
+    def _sessions(self) -> list[str]:
+        if not self._usable():
+            return []
+        try:
+            with self._client() as history:
+                return list(history.sessions())
+        except Exception as exc:
+            self._failed(exc)
+            return []
 
     def _lap_summaries(self, session: str) -> list[dict[str, Any]]:
         if not self._usable():

@@ -30,13 +30,6 @@ TABLE_FIELDS: tuple[str, ...] = (
     "min_g_long",
 )
 
-# The metric bars of the comparison: one chart per unit so bars share a scale.
-METRIC_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Sector times", ("sector1_s", "sector2_s", "sector3_s")),
-    ("Speeds", ("avg_speed_kmh", "max_speed_kmh", "min_speed_kmh")),
-    ("Shares", ("full_throttle_share", "brake_share")),
-)
-
 BEST_BACKGROUND = "#3b2a00"
 BEST_TEXT = "#ffd54f"
 PLAIN_TEXT = "#e8ecf2"
@@ -102,24 +95,54 @@ def _option_label(r: Mapping[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class MetricBars:
+class MetricDifferences:
+    """One chart of the comparison: A minus B for metrics of one unit, each coloured by its
+    sign (``better`` says which sign is good for lap A: -1 for times, +1 for speeds, 0 when
+    neither is, and then the colour only says which lap has more)."""
+
     title: str
     unit: str
     metrics: list[str]  # labels
-    a: list[float]
-    b: list[float]
+    diffs: list[float]  # A minus B, in the unit shown
+    colours: list[str]
 
 
-def metric_bars(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricBars]:
+# The differences drawn: lap time and sector times (+ = A slower), speeds (+ = A faster),
+# shares (+ = A more).
+DIFFERENCE_GROUPS: tuple[tuple[str, tuple[str, ...], int], ...] = (
+    ("Lap and sector times", ("lap_time_s", "sector1_s", "sector2_s", "sector3_s"), -1),
+    ("Speeds", ("avg_speed_kmh", "max_speed_kmh", "min_speed_kmh"), 1),
+    ("Shares", ("full_throttle_share", "brake_share"), 0),
+)
+GAIN_COLOUR = "#2ecc71"
+LOSS_COLOUR = "#ff453a"
+A_MORE_COLOUR = "#ff2d55"  # the colour of lap A's line
+B_MORE_COLOUR = "#31c6f5"  # lap B's
+LEVEL_COLOUR = "#8893a5"
+
+
+def _sign_colour(diff: float, better: int) -> str:
+    if diff == 0.0:
+        return LEVEL_COLOUR
+    if better == 0:
+        return A_MORE_COLOUR if diff > 0 else B_MORE_COLOUR
+    return GAIN_COLOUR if diff * better > 0 else LOSS_COLOUR
+
+
+def metric_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[MetricDifferences]:
+    """A minus B of every compared metric, grouped by unit, coloured by sign."""
     out = []
-    for title, fields in METRIC_GROUPS:
+    for title, fields, better in DIFFERENCE_GROUPS:
+        diffs = [display_value(f, a[f]) - display_value(f, b[f]) for f in fields]
+        unit = unit_of(fields[0])
+        sense = {-1: "+ = A slower", 1: "+ = A faster", 0: "+ = A more"}[better]
         out.append(
-            MetricBars(
-                title=f"{title} ({unit_of(fields[0])})",
-                unit=unit_of(fields[0]),
+            MetricDifferences(
+                title=f"{title}, A \u2212 B ({unit}, {sense})",
+                unit=unit,
                 metrics=[channel(f, LAP_SUMMARY).label for f in fields],
-                a=[display_value(f, a[f]) for f in fields],
-                b=[display_value(f, b[f]) for f in fields],
+                diffs=diffs,
+                colours=[_sign_colour(d, better) for d in diffs],
             )
         )
     return out

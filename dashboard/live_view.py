@@ -23,13 +23,16 @@ from bokeh.models.layouts import LayoutDOM
 
 from dashboard import theme
 from dashboard.circuit_shape import CircuitShape
+from dashboard.compare_view import CompareView
 from dashboard.frames import TRAIL_POINTS, Frame
 from dashboard.readout_board import ReadoutBoard
+from dashboard.tower_view import TowerView
 from schemas.channels import channel
 
 TRACE_COLUMNS = ("distance_m", "speed_kmh", "throttle", "brake", "delta")
 REF_COLUMNS = ("distance_m", "speed_kmh", "throttle", "brake")
-TRACE_WIDTH = 1240
+# The traces stretch with the page; below this they would be too cramped to read.
+TRACE_MIN_WIDTH = 900
 # The distance axes before the first frame says which circuit.
 DEFAULT_AXIS_M = 1000.0
 MAP_PAD_M = 120.0
@@ -38,8 +41,8 @@ MAP_PAD_M = 120.0
 MARK_HALF_M = 45.0
 MARK_LABEL_M = 80.0
 # Plot area of the map inside its figure (title and borders), for metres as wide as high.
-MAP_FRAME_PX = (450, 370)
-NO_REFERENCE = "No reference lap yet: the car's best complete lap appears here once it has one"
+MAP_FRAME_PX = (420, 370)
+NO_REFERENCE = "No reference lap yet: the car's best valid lap appears here once it has one"
 
 
 def _axis_label(name: str) -> str:
@@ -63,7 +66,9 @@ class LiveView:
         self._build_track_map()
         self._build_gg()
         self._build_traces()
+        self.compare = CompareView(self.distance_range)
         self._build_readouts()
+        self.tower = TowerView()
         if circuit is not None:
             self.show_circuit(circuit)
 
@@ -74,7 +79,7 @@ class LiveView:
         # may be on a circuit other than the configured one, learned as it goes.
         fig = theme.themed_figure(
             "Track map",
-            width=470,
+            width=440,
             height=420,
             x_range=Range1d(-500.0, 500.0),
             y_range=Range1d(-500.0, 500.0),
@@ -152,8 +157,8 @@ class LiveView:
     def _build_gg(self) -> None:
         fig = theme.themed_figure(
             "G-G (friction circle)",
-            width=330,
-            height=330,
+            width=310,
+            height=310,
             x_range=Range1d(-6.2, 6.2),
             y_range=Range1d(-6.2, 6.2),
             match_aspect=True,
@@ -189,7 +194,7 @@ class LiveView:
         self.gg = fig
 
     def _build_traces(self) -> None:
-        width = TRACE_WIDTH
+        width: dict[str, Any] = {"sizing_mode": "stretch_width", "min_width": TRACE_MIN_WIDTH}
         x_range = Range1d(0, self._axis_m, name="lap-distance")
         self.distance_range = x_range
         # Named so tests and tools can read them from the browser's document.
@@ -198,21 +203,26 @@ class LiveView:
         self.sector_spans: list[list[Span]] = [[], []]  # sector 2 and 3 starts, every figure
 
         speed = theme.themed_figure(
-            "Speed vs lap distance \u00b7 current lap over the best lap",
-            width=width,
+            "Speed vs lap distance \u00b7 current lap over the best valid lap",
+            **width,
             height=230,
             x_range=x_range,
             y_range=Range1d(0, 360),
         )
         theme.distance_line(
-            speed, "speed_kmh", self.ref_source, theme.GHOST, "Best lap (reference)", ghost=0.8
+            speed,
+            "speed_kmh",
+            self.ref_source,
+            theme.GHOST,
+            "Best valid lap (reference)",
+            ghost=0.8,
         )
         theme.distance_line(speed, "speed_kmh", self.trace_source, theme.ACCENT, "Current lap")
         speed.yaxis.axis_label = _axis_label("speed_kmh")
 
         pedals = theme.themed_figure(
             "Throttle and brake vs lap distance",
-            width=width,
+            **width,
             height=150,
             x_range=x_range,
             y_range=Range1d(-5, 105),
@@ -223,8 +233,8 @@ class LiveView:
         pedals.yaxis.axis_label = "Pedal (%)"
 
         delta = theme.themed_figure(
-            "Time delta to the best lap (+ = slower)",
-            width=width,
+            "Time delta to the best valid lap (+ = slower)",
+            **width,
             height=150,
             x_range=x_range,
             # At least half a second tall: a near-perfect lap should look flat, not noisy.
@@ -269,8 +279,16 @@ class LiveView:
         self.board = ReadoutBoard()
 
     def layout(self) -> LayoutDOM:
-        top = row(self.track_map, self.board.figure, self.gg)
-        return column(top, self.speed_fig, self.pedal_fig, self.delta_fig)
+        """The map, readouts and G-G circle over the traces and the car-against-car figures."""
+        return column(self.top(), self.traces(), self.compare.layout(), sizing_mode="stretch_width")
+
+    def top(self) -> LayoutDOM:
+        """The map, the readouts and the G-G circle, side by side (fixed sizes)."""
+        return row(self.track_map, self.board.figure, self.gg)
+
+    def traces(self) -> LayoutDOM:
+        """Speed, pedals and delta of the selected car: as wide as the page."""
+        return column(self.speed_fig, self.pedal_fig, self.delta_fig, sizing_mode="stretch_width")
 
     def _show_no_reference(self, show: bool) -> None:
         for source, y in self.no_reference:
@@ -392,6 +410,17 @@ class LiveView:
             now = frame.now
             self.gg_now.data = {"g_lat": [now["g_lat"]], "g_long": [now["g_long"]]}
             self.board.pedal_levels(now["throttle"], now["brake"])
+        if (
+            frame.tower_columns is not None
+            or frame.tower_patch
+            or frame.tower_highlight is not None
+            or frame.tower_line is not None
+        ):
+            self.tower.show(
+                frame.tower_columns, frame.tower_patch, frame.tower_highlight, frame.tower_line
+            )
+        if frame.compare is not None:
+            self.compare.apply(frame.compare)
         if frame.text:
             texts = {k: v for k, v in frame.text.items() if k != "delta_sign"}
             colours = None

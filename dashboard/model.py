@@ -23,9 +23,16 @@ from typing import Any
 import numpy as np
 
 from circuit import Track
-from circuit.lap_line import crossing_share, crossing_time, line_total_m
+from circuit.lap_line import (
+    crossing_share,
+    crossing_time,
+    is_standing_start,
+    line_total_m,
+    standing_start_us,
+)
 from dashboard.circuit_shape import CircuitShape
 from dashboard.circuit_watch import CircuitWatch
+from dashboard.timing import TimingBook
 from dashboard.traces import TRACE_FIELDS, DistanceTrace
 
 Record = Mapping[str, Any]
@@ -123,9 +130,6 @@ class CarState:
         lap = int(record["lap"])
         if prev is None:
             self._start_lap(lap, self._first_lap_start(record))
-            if self.lap_start_us is not None and record["lap_distance_m"] < self.step_m:
-                # A standing start: the lap began at the line, before the first sample.
-                self.trace.add(0.0, {**self._trace_values(record), "t_s": 0.0})
         elif lap != self.lap:
             self._cross_line(prev, record)
         self.trace.add(record["lap_distance_m"], self._trace_values(record))
@@ -136,10 +140,14 @@ class CarState:
 
     @staticmethod
     def _first_lap_start(record: Record) -> float | None:
-        # Lap 1 starts with the session: event time = session start + simulated time.
-        if int(record["lap"]) == 1:
-            return record["timestamp"] - record["sim_time_s"] * 1e6
-        return None  # joined mid-lap: the start of this lap was never seen
+        """When the car's first lap in sight began: lights out for a car on a race grid
+        (:mod:`circuit.lap_line`, as the analytics job times it); unknown otherwise (a
+        practice car starts mid-lap, and the pit wall may join a session late). From the
+        grid, the trace fills distance 0 as the car crosses the line, at its time since
+        lights out."""
+        if is_standing_start(int(record["lap"]), float(record["lap_distance_m"])):
+            return standing_start_us(record["timestamp"], record["sim_time_s"])
+        return None
 
     def _trace_values(self, record: Record) -> dict[str, float]:
         values = {f: float(record[f]) for f in TRACE_FIELDS if f != "t_s"}
@@ -264,6 +272,8 @@ class GridModel:
         self.cars: dict[str, CarState] = {}
         self.laps = LapBook()
         self.status = FeedStatus()
+        # The timing tower of every session, fed the same records.
+        self.timing = TimingBook()
         self.version = 0
         self._clock = clock
         self._expected_lap_m = track.length_m if track is not None else EXPECTED_LAP_M
@@ -286,6 +296,7 @@ class GridModel:
             watch.observe(car.latest if car.session_id == session else None, record)
             watched[id(watch)] = watch
             car.ingest(record, now)
+            self.timing.observe(record)
             n += 1
         for watch in watched.values():
             watch.settle()

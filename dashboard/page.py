@@ -12,6 +12,7 @@ import html
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 
 import panel as pn
 from bokeh.models import Div
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 
 STATUS_EVERY_S = 0.5
 FRAME_EARLY_S = 0.004  # a tick this close to the due time draws the frame
+LIVE = "Live session (follow)"
+AHEAD = "The car ahead"
+SESSIONS_EVERY_S = 30.0
 BANNER_STYLES = {
     "error": ("#4a1016", "#ff8a80"),
     "warn": ("#3b2a00", "#ffd54f"),
@@ -82,19 +86,32 @@ class Page:
         self.live = LiveView()
         self.reader = FrameReader()
         history = _shared_history(self.settings, self.model.step_m)
+        self.history = history
         self.analytics = AnalyticsView(self.model, history, self.settings.topics)
         with self.model.lock:
             circuit_name = self.model.circuit().name
-        self.title = pn.pane.HTML(_title_html(circuit_name), width=520)
-        self.car_select = pn.widgets.Select(name="Car", options={}, width=240)
+        self.title = pn.pane.HTML(_title_html(circuit_name), width=440)
+        self.car_select = pn.widgets.Select(label="Car", options={}, width=220)
         self.car_select.param.watch(self._on_select, "value")
+        self.compare_select = pn.widgets.Select(
+            label="Compare with", options={AHEAD: ""}, value="", width=220
+        )
+        self.compare_select.param.watch(self._on_compare, "value")
+        self.session_select = pn.widgets.Select(
+            label="Session", options={LIVE: ""}, value="", width=300
+        )
+        self.session_select.param.watch(self._on_session, "value")
+        self._stored_sessions: list[str] = []
+        self._sessions_future: Future[list[str]] | None = None
+        self._next_sessions = 0.0
+        self.live.tower.on_pick = self._pick
         self.status = Div(
             text="Starting\u2026",
             styles={"color": theme.MUTED, "font-size": "12px", "font-family": theme.MONO},
-            width=1100,
+            sizing_mode="stretch_width",
             name="status",
         )
-        self.banner = Div(text="", width=1460, visible=False, name="banner")
+        self.banner = Div(text="", sizing_mode="stretch_width", visible=False, name="banner")
         self._next_status = 0.0
         self._due = 0.0
         self._banner_text: str | None = ""
@@ -104,13 +121,68 @@ class Page:
         if not self._selecting:
             self.reader.select(self.car_select.value)
 
+    def _on_compare(self, event: object) -> None:
+        if not self._selecting:
+            self.reader.compare_with(self.compare_select.value or None)
+
+    def _on_session(self, event: object) -> None:
+        session = self.session_select.value or None
+        self.reader.show_session(session)
+        self.analytics.show_session(session)
+
+    def _update_sessions(self, now: float) -> None:
+        """The session picker: the live session first, then every session in memory or
+        stored in InfluxDB (asked every SESSIONS_EVERY_S), newest in memory first."""
+        future = self._sessions_future
+        if future is not None and future.done():
+            self._stored_sessions = future.result()
+            self._sessions_future = None
+        if future is None and now >= self._next_sessions and self.history.installed:
+            self._next_sessions = now + SESSIONS_EVERY_S
+            self._sessions_future = self.history.sessions()
+        with self.model.lock:
+            in_memory = list(self.model.timing.sessions) + self.model.laps.sessions()
+        names = list(dict.fromkeys([*reversed(in_memory), *sorted(self._stored_sessions)]))
+        options = {LIVE: "", **{name: name for name in names}}
+        if options != self.session_select.options:
+            self.session_select.options = options
+
+    def _pick(self, car_id: str) -> None:
+        """A row of the tower clicked: that car, as if chosen in the selector (a car that has
+        left the track, a finisher long stopped, cannot be shown live)."""
+        if car_id in self.car_select.options.values():
+            self.car_select.value = car_id
+
     def view(self) -> pn.viewable.Viewable:
-        header = pn.Row(self.title, self.car_select, sizing_mode="stretch_width")
+        header = pn.Row(
+            self.title,
+            self.session_select,
+            self.car_select,
+            self.compare_select,
+            sizing_mode="stretch_width",
+        )
+        # One flex row that wraps: the map, readouts and G-G circle with the tower beside them
+        # on a wide screen (under them on a narrow one), then the traces and the car-against-
+        # car figures, each a whole row as wide as the page.
+        whole_row = {"flex": "1 1 100%", "min-width": "0"}
+        live = pn.FlexBox(
+            pn.pane.Bokeh(self.live.top()),
+            pn.pane.Bokeh(self.live.tower.figure),
+            pn.pane.Bokeh(self.live.traces(), sizing_mode="stretch_width", styles=whole_row),
+            pn.pane.Bokeh(
+                self.live.compare.layout(), sizing_mode="stretch_width", styles=whole_row
+            ),
+            flex_wrap="wrap",
+            align_items="flex-start",
+            gap="8px",
+            sizing_mode="stretch_width",
+        )
         tabs = pn.Tabs(
-            ("Live", pn.pane.Bokeh(self.live.layout())),
+            ("Live", live),
             ("Analytics", self.analytics.layout()),
             dynamic=False,
             stylesheets=[TABS_CSS],
+            sizing_mode="stretch_width",
         )
         page = pn.Column(
             header,
@@ -157,6 +229,13 @@ class Page:
                     self.car_select.options = {f"{d} \u00b7 {c}": c for c, d in frame.cars}
                     if frame.selected is not None:
                         self.car_select.value = frame.selected
+                    picked = self.compare_select.value
+                    self.compare_select.options = {
+                        AHEAD: "",
+                        **{f"{d} \u00b7 {c}": c for c, d in frame.cars},
+                    }
+                    if picked not in self.compare_select.options.values():
+                        self.compare_select.value = ""
                 finally:
                     self._selecting = False
             if frame.circuit is not None:
@@ -168,6 +247,7 @@ class Page:
             if status_due:
                 self._next_status = now + STATUS_EVERY_S
                 self._update_status()
+                self._update_sessions(now)
 
     def _update_status(self) -> None:
         with self.model.lock:

@@ -7,7 +7,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,13 +26,21 @@ from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_serializer
 from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
+from tests.avro_samples import with_race_fields
 
 Batch = dict[str, np.ndarray]
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
-def make_topics(bootstrap: str, registry_url: str, suffix: str, partitions: int = 2) -> Topics:
-    """Fresh topics (telemetry keyed by car over ``partitions``) with registered subjects."""
+def make_topics(
+    bootstrap: str,
+    registry_url: str,
+    suffix: str,
+    partitions: int = 2,
+    older_telemetry: Sequence[Mapping[str, Any]] = (),
+) -> Topics:
+    """Fresh topics (telemetry keyed by car over ``partitions``) with registered subjects;
+    ``older_telemetry``: telemetry versions registered first, oldest first."""
     topics = Topics(
         telemetry=f"it-telemetry-{suffix}",
         analytics=f"it-analytics-{suffix}",
@@ -42,6 +50,10 @@ def make_topics(bootstrap: str, registry_url: str, suffix: str, partitions: int 
     new = [NewTopic(topics.telemetry, partitions, 1), NewTopic(topics.analytics, 1, 1)]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
+    if older_telemetry:
+        with SchemaRegistry(registry_url) as registry:
+            for schema in older_telemetry:
+                registry.register(topics.telemetry_subject, schema)
     register_all(registry_url, topics)
     return topics
 
@@ -81,7 +93,7 @@ def encode_batches(
         serializer = telemetry_serializer(registry, topics)
     out = []
     for batch in batches:
-        for record in to_records(batch):
+        for record in with_race_fields(to_records(batch)):
             out.append((record["car_id"], serializer.encode(record, validate=False)))
     return out
 
@@ -94,7 +106,7 @@ def encode_with(
     defaults = {f["name"]: f["default"] for f in schema["fields"] if "default" in f}
     out = []
     for batch in batches:
-        for record in to_records(batch):
+        for record in with_race_fields(to_records(batch)):
             buf = io.BytesIO()
             schemaless_writer(buf, parsed, {**defaults, **record})
             out.append((record["car_id"], frame(schema_id, buf.getvalue())))
@@ -109,8 +121,8 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def telemetry_v2() -> dict[str, Any]:
-    """telemetry.avsc plus a field with a default: a fully compatible new version."""
+def telemetry_next() -> dict[str, Any]:
+    """telemetry.avsc plus a field with a default: a fully compatible next version."""
     schema = load_schema(TELEMETRY_SCHEMA_FILE)
     schema["fields"] = [
         *schema["fields"],

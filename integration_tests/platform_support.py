@@ -58,6 +58,7 @@ class Run:
         options = self.platform.options
         out = self.logs / "expected.jsonl"
         argv = [sys.executable, "-m", "producer", "--cars", str(options.cars)]
+        argv += ["--session", options.session]
         argv += ["--laps", str(options.laps), "--rate", "max", *self.reproducible]
         subprocess.run(
             [*argv, "--output", str(out)], cwd=REPO, check=True, capture_output=True, timeout=300

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,29 +21,39 @@ from integration_tests.kafka_io import consume
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
 from schemas.registration import register_all
+from schemas.registry import SchemaRegistry
 from schemas.topics import Topics
+from tests.avro_samples import with_race_fields
 
 REPO = Path(__file__).resolve().parents[1]
 TELEMETRY_PARTITIONS = 2
 
 
 def make_records(session_id: str, *, cars: int = 3, hz: int = 10, seconds: float = 200.0):
-    """Simulated records (several cars, several laps) that satisfy the contract.
+    """Simulated records (several cars, several laps) that satisfy the contract, with every
+    telemetry v2 field (a race car's values where the simulator leaves one out).
 
     10 Hz keeps the data small while every car still crosses the line twice. The simulator
     reports steering in degrees while the contract's channel is a fraction of full lock, so
     it is scaled here (full lock taken as 180 degrees) to give records the serde accepts.
     """
     sim = Simulation(silverstone(), n_cars=cars, hz=hz, seed=7, session_id=session_id)
-    records = to_records(sim.run(round(seconds * hz)))
+    records = with_race_fields(to_records(sim.run(round(seconds * hz))))
     for r in records:
         r["steering"] = max(-1.0, min(1.0, -r["steering"] / 180.0))
     return records
 
 
-def create_topics(endpoints: Endpoints, unique: str, *, analytics: bool = True) -> Topics:
+def create_topics(
+    endpoints: Endpoints,
+    unique: str,
+    *,
+    analytics: bool = True,
+    older_telemetry: Sequence[Mapping[str, Any]] = (),
+) -> Topics:
     """Topics and subjects of one test, registered by `f1-schemas register`; without the lap
-    summary topic when ``analytics`` is False."""
+    summary topic when ``analytics`` is False. ``older_telemetry``: telemetry schema versions
+    registered before the current one, oldest first (a subject with history)."""
     topics = Topics.from_env(
         telemetry=f"it-sink-tel-{unique}",
         analytics=f"it-sink-laps-{unique}",
@@ -59,6 +69,10 @@ def create_topics(endpoints: Endpoints, unique: str, *, analytics: bool = True) 
         new = [t for t in new if t.topic != topics.analytics]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
+    if older_telemetry:
+        with SchemaRegistry(endpoints.registry_url) as registry:
+            for schema in older_telemetry:
+                registry.register(topics.telemetry_subject, schema)
     register_all(endpoints.registry_url, topics)
     return topics
 

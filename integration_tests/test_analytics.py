@@ -28,14 +28,15 @@ from integration_tests.analytics_helpers import (
     read_telemetry,
     run_job,
     summaries_by_key,
-    telemetry_v2,
+    telemetry_next,
 )
 from integration_tests.kafka_io import produce_all
 from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
-from schemas.serde import frame
-from schemas.topics import Topics
+from schemas.serde import Serializer, frame, load_schema, telemetry_serializer
+from schemas.topics import HISTORY_DIR, Topics
 from tests.analytics_reference import assert_summaries_match, expected_summaries
+from tests.race_samples import drive
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +122,7 @@ def test_restart_new_schema_version_poison_and_late_records(
         with AnalyticsJob(_settings(endpoints, topics, checkpoint), spark, echo=None) as job:
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=240)
             first_published = job.publisher.published
-            started_with = job.contract  # the writer schemas known before v2 existed
+            started_with = job.contract  # the writer schemas known before the next version
         assert first_published >= 1
         last_batch = max(
             int(p.name) for p in (checkpoint / "commits").iterdir() if p.name.isdigit()
@@ -134,20 +135,21 @@ def test_restart_new_schema_version_poison_and_late_records(
         # Part 2: a new telemetry version is registered and the rest of the session is
         # written with it, after a poison record with an id no registry has.
         with SchemaRegistry(registry_url) as registry:
-            v2 = registry.register(topics.telemetry_subject, telemetry_v2())
+            newer = registry.register(topics.telemetry_subject, telemetry_next())
         rest = session.until_laps(3)
         values = [("car-01", frame(2_000_000_000, b"\x02poison"))]
-        values += encode_with(telemetry_v2(), v2.schema_id, rest)
+        values += encode_with(telemetry_next(), newer.schema_id, rest)
         produce_all(bootstrap, topics.telemetry, values)
         ends = end_offsets(bootstrap, topics.telemetry)
         settings = _settings(endpoints, topics, checkpoint)
-        # Restarted with what the first run knew, as a job started before v2 was registered.
+        # Restarted with what the first run knew, as a job started before it was registered.
         with AnalyticsJob(settings, spark, contract=started_with, echo=None) as job:
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
-            # Restarted for v2, for the poison id, and after each re-run batch (SPARK-55271).
+            # Restarted for the new version, for the poison id, and after each re-run batch
+            # (SPARK-55271).
             assert job.restarts >= 2
             assert job.publisher.skipped_batches == 1  # the replayed batch, not written again
-            assert v2.schema_id in job.contract.writers
+            assert newer.schema_id in job.contract.writers
             assert job.contract.skip_ids == {2_000_000_000}
 
             # Late: lap 2 of car-01 again (minutes behind the watermark) and the last second
@@ -171,3 +173,67 @@ def test_restart_new_schema_version_poison_and_late_records(
     assert_summaries_match(got, want)
     assert dropped >= 500 * 2  # lap 2 of car-01: both cars' rows of those ticks
     assert isinstance(raw, pd.DataFrame)
+
+
+def test_v1_and_v2_writers_a_race_start_and_a_pit_stop_in_one_topic(
+    endpoints: Endpoints, spark: SparkSession, unique: str, tmp_path: Path
+) -> None:
+    """Hand-made records (tests/race_samples.py) on a subject with history: car-01 from a v1
+    producer (practice, from mid-lap), car-02 and car-03 from v2 ones (a race from the grid;
+    car-02 stops on lap 3). Each record is decoded with its writer's schema, v1 records get
+    v2's defaults, and every lap driven is summarised once: lap 1 of a race from lights out,
+    the in-lap and out-lap flagged, the stop timed."""
+    bootstrap, registry_url = endpoints.kafka_bootstrap, endpoints.registry_url
+    v1_schema = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
+    topics = make_topics(bootstrap, registry_url, unique, older_telemetry=[v1_schema])
+    session = f"it-{unique}"
+    v1_names = [f["name"] for f in v1_schema["fields"]]
+    old = [
+        {k: r[k] for k in v1_names}
+        for r in drive(3, start_m=400.0, kind="practice", session=session, car="car-01")
+    ]
+    race = drive(4, pit_lap=2, session=session, car="car-02", driver="HAM")
+    race += drive(3, start_m=-30.0, session=session, car="car-03", driver="LEC")
+    with SchemaRegistry(registry_url) as registry:
+        ids = [v.schema_id for v in registry.versions(topics.telemetry_subject)]
+        current = telemetry_serializer(registry, topics)
+    assert len(ids) == 2 and current.schema_id == ids[1]
+    sent = [(r, Serializer(ids[0], v1_schema).encode(r)) for r in old]
+    sent += [(r, current.encode(r)) for r in race]
+    sent.sort(key=lambda pair: pair[0]["timestamp"])
+    produce_all(bootstrap, topics.telemetry, [(r["car_id"], value) for r, value in sent])
+    ends = end_offsets(bootstrap, topics.telemetry)
+
+    with AnalyticsJob(_settings(endpoints, topics, tmp_path / "ck"), spark, echo=None) as job:
+        assert sorted(job.contract.writers) == sorted(ids)
+        run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
+
+    got = summaries_by_key(read_summaries(bootstrap, registry_url, topics.analytics))
+    raw = read_telemetry(bootstrap, registry_url, topics.telemetry)
+    assert len(raw) == len(sent)
+    want = expected_summaries(raw)
+    laps = {(car, lap) for _, car, lap in got}
+    assert laps == {("car-01", 2), ("car-01", 3)} | {("car-02", n) for n in (1, 2, 3, 4)} | {
+        ("car-03", n) for n in (1, 2, 3)
+    }
+    assert_summaries_match(got, want)
+    by = {(car, lap): s for (_, car, lap), s in got.items()}
+    assert by[("car-02", 1)]["standing_start"] and by[("car-03", 1)]["standing_start"]
+    assert by[("car-02", 1)]["lap_time_s"] == pytest.approx(20.44, abs=1e-6)  # from lights out
+    assert by[("car-03", 1)]["lap_time_s"] == pytest.approx(20.6, abs=1e-6)  # 8 m further back
+    assert (by[("car-02", 2)]["in_lap"], by[("car-02", 3)]["out_lap"]) == (True, True)
+    assert by[("car-02", 3)]["pit_stop_s"] == 2.5
+    assert [by[("car-02", n)]["tyre_compound"] for n in (1, 2, 3, 4)] == [
+        "medium",
+        "medium",
+        "hard",
+        "hard",
+    ]
+    for lap in (2, 3):  # what a v1 record cannot say: the defaults
+        s = by[("car-01", lap)]
+        assert (s["tyre_compound"], s["tyre_age_laps"], s["in_lap"], s["pit_stop_s"]) == (
+            "unknown",
+            0,
+            False,
+            0.0,
+        )

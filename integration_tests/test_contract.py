@@ -16,11 +16,11 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from integration_tests.kafka_io import consume, produce_all
 from runtime.endpoints import Endpoints
 from schemas import cli as schemas_cli
-from schemas.evolution import sample_records
+from schemas.evolution import released_versions, sample_records
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
 from schemas.serde import load_schema, telemetry_deserializer, telemetry_serializer
 from schemas.serde_errors import DecodeError, NotFramedError, UnknownSchemaIdError
-from schemas.topics import TELEMETRY_SCHEMA_FILE, Topics
+from schemas.topics import HISTORY_DIR, TELEMETRY_SCHEMA_FILE, Topics
 
 
 @pytest.fixture
@@ -178,3 +178,43 @@ def test_garbage_and_unknown_ids_raise_one_typed_error(
     assert isinstance(no_such_id.value, DecodeError)
     assert no_such_id.value.schema_id == 2**31 - 7
     assert json.dumps(no_such_id.value.reason) == '"unknown-schema-id"'
+
+
+def test_every_released_version_registers_in_order_under_full_transitive(
+    endpoints: Endpoints, unique: str, capsys
+) -> None:
+    """A test subject per record, with the released versions registered oldest first (as
+    the shared subjects got them over time), then `f1-schemas register` and `check` on it:
+    the registry accepts telemetry v2 and lap summary v3 over everything before them."""
+    chosen = Topics.from_env(
+        telemetry=f"it-history-tel-{unique}", analytics=f"it-history-laps-{unique}"
+    )
+    history = {chosen.telemetry_subject: "telemetry", chosen.analytics_subject: "lap_summary"}
+    before = {}
+    with SchemaRegistry(endpoints.registry_url) as registry:
+        for subject, name in history.items():
+            for path in released_versions(name, HISTORY_DIR)[:-1]:
+                registry.register(subject, load_schema(path))
+            # lap_summary v2 only rewords two docs: a registry may keep it as v1's version.
+            before[subject] = len(registry.versions(subject))
+    assert before[chosen.telemetry_subject] == 1 and before[chosen.analytics_subject] >= 1
+    args = ["--registry", endpoints.registry_url]
+    args += ["--telemetry-topic", chosen.telemetry, "--analytics-topic", chosen.analytics]
+    capsys.readouterr()
+    assert schemas_cli.main(["register", *args]) == 0
+    printed = capsys.readouterr().out
+    for subject, count in before.items():
+        assert f"{subject}: version {count + 1}, " in printed
+    with SchemaRegistry(endpoints.registry_url) as registry:
+        for subject, name in history.items():
+            versions = registry.versions(subject)
+            assert len(versions) == before[subject] + 1
+            assert registry.compatibility(subject) == "FULL_TRANSITIVE"
+            latest = json.loads(versions[-1].schema_str)
+            assert (
+                latest["fields"] == load_schema(released_versions(name, HISTORY_DIR)[-1])["fields"]
+            )
+    assert schemas_cli.main(["register", *args]) == 0  # idempotent: nothing new
+    assert f"{chosen.telemetry_subject}: version 2, " in capsys.readouterr().out
+    assert schemas_cli.main(["check", *args]) == 0
+    assert "acceptable as next version" in capsys.readouterr().out

@@ -1,18 +1,24 @@
 """The pit wall in headless Chromium while the simulator streams to a topic of this test.
 
-The simulator starts first, so the dashboard joins late and must show the current lap from
-the line. Then: the speed and lap values change, a lap completes and becomes the reference,
-lap summaries fill the analytics tab, and the browser console stays free of errors.
-Screenshots are kept in ``artifacts/`` (git-ignored).
+Practice: the simulator starts first, so the dashboard joins late and must show the current
+lap from the line. Then: the speed and lap values change, a lap completes and becomes the
+reference, lap summaries fill the analytics tab, and the browser console stays free of errors.
+
+A race at ``--rate max``: the timing tower shows every car, a click on a row selects that car,
+``GET /timing`` answers what the tower shows, and after the flag the classification is the
+order of the cars' finishing crossings (read back from the topic). Screenshots are kept in
+``artifacts/`` (git-ignored), the race at 1280 and 1920 px wide.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from integration_tests.dashboard_probe import (
     needs_browser,
     wait_for,
 )
+from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
 from schemas.topics import Topics
 
@@ -198,3 +205,155 @@ def test_pit_wall_streams_live_values_to_a_browser(
     log = server.log_text().split("WebSocket connection closed")[0]
     assert "Traceback" not in log and not re.search(r"\bE-\d{4}\b", log), server.log_tail()
     assert "dashboard.feed" in log  # the feed's own log lines reach the server log
+
+
+# --- a race ------------------------------------------------------------------------------------
+
+RACE_CARS = 20
+ROW_PX, HEADER_PX = 24, 30  # dashboard/tower_view.py: the tower's rows, below its header
+
+
+class TimingServer(PanelServer):
+    """The dashboard with its plugins, as ``make demo`` serves it (``/health``, ``/timing``)."""
+
+    def command(self) -> list[str]:
+        return [*super().command(), "--plugins", "dashboard.health"]
+
+
+def tower_rect(browser: Browser) -> list[float]:
+    """Where the tower's canvas is in the window: left, top, width, height (CSS px)."""
+    script = (
+        "const m = Bokeh.documents[0].get_model_by_name('timing-tower-figure');"
+        "const v = Bokeh.index.find_one(m); const r = v.el.getBoundingClientRect();"
+        "return [r.left, r.top, r.width, r.height];"
+    )
+    return list(browser.driver.execute_script(script))
+
+
+def click_row(browser: Browser, row: int) -> None:
+    """A real mouse click in the middle of the tower's ``row`` (0 = the leader)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    browser.driver.execute_script(
+        "const m = Bokeh.documents[0].get_model_by_name('timing-tower-figure');"
+        "Bokeh.index.find_one(m).el.scrollIntoView({block: 'center'});"
+    )
+    left, top, _width, _height = tower_rect(browser)
+    actions = ActionChains(browser.driver)
+    actions.w3c_actions.pointer_action.move_to_location(
+        int(left + 120), int(top + HEADER_PX + (row + 0.5) * ROW_PX)
+    )
+    actions.w3c_actions.pointer_action.click()
+    actions.perform()
+
+
+def finishing_order(endpoints: Endpoints, topic: str) -> list[str]:
+    """The classification from the raw records: laps completed, then the time of the finishing
+    crossing (interpolated between the last sample before the line and the first past it)."""
+    from schemas.registry import SchemaRegistry
+    from schemas.serde import telemetry_deserializer
+
+    decode = telemetry_deserializer(SchemaRegistry(endpoints.registry_url)).decode
+    last: dict[str, dict[str, Any]] = {}
+    finish: dict[str, tuple[int, float]] = {}
+    for msg in read_to_end(endpoints.kafka_bootstrap, topic):
+        r = decode(msg.value())
+        car = r["car_id"]
+        if r["car_status"] == "finished" and car not in finish:
+            before = last[car]
+            line = r["total_distance_m"] - r["lap_distance_m"]
+            share = (line - before["total_distance_m"]) / (
+                r["total_distance_m"] - before["total_distance_m"]
+            )
+            t = before["timestamp"] + share * (r["timestamp"] - before["timestamp"])
+            finish[car] = (r["lap"] - 1, t)
+        last[car] = r
+    assert len(finish) == RACE_CARS, sorted(finish)
+    return sorted(finish, key=lambda c: (-finish[c][0], finish[c][1]))
+
+
+def test_a_race_shows_the_tower_and_a_click_selects_the_car(
+    endpoints: Endpoints, topics: Topics, unique: str
+) -> None:
+    needs_browser()
+    env = {**os.environ, **endpoint_env(endpoints, topics)}
+    with (
+        TimingServer(
+            endpoint_env(endpoints, topics), log_path=ARTIFACTS / "race-server.log"
+        ) as server,
+        Browser(width=1920, height=1900) as browser,
+    ):
+        # The page is up before the grid starts: then the race at full speed.
+        sim = subprocess.Popen(
+            [
+                str(BIN / "f1-simulate"),
+                "--session",
+                "race",
+                "--cars",
+                str(RACE_CARS),
+                "--laps",
+                "2",
+                "--rate",
+                "max",
+                "--session-id",
+                f"race-{unique}",
+                "--topic",
+                topics.telemetry,
+                "--progress-every",
+                "600",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            browser.open(server.url)
+            cars = wait_for(
+                "every car in the tower",
+                lambda: len(ids := browser.column("timing-tower", "car_id")) == RACE_CARS and ids,
+                90,
+            )
+            assert sorted(cars) == [f"car-{i:02d}" for i in range(1, RACE_CARS + 1)]
+            # A row clicked: its car is the one the page shows (selector, readouts, the row).
+            first = browser.readouts()["driver"]
+            row = 4
+            picked = browser.column("timing-tower", "car_id")[row]
+            click_row(browser, row)
+            shown = wait_for(
+                "the clicked car on the readouts",
+                lambda: (d := browser.readouts()["driver"]).endswith(picked) and d,
+                20,
+            )
+            assert shown != first
+            rows = browser.column("timing-tower", "car_id")
+            bg = browser.column("timing-tower-rows", "bg")
+            assert bg[rows.index(picked)] == "#4a1526"
+            assert sum(1 for c in bg if c == "#4a1526") == 1
+            # The race under way, as wide as a desktop screen and as a laptop's.
+            browser.screenshot(ARTIFACTS / "dashboard-race-1920.png")
+            browser.driver.set_window_size(1280, 1900)
+            time.sleep(2)
+            browser.screenshot(ARTIFACTS / "dashboard-race-1280.png")
+            assert sim.wait(timeout=300) == 0, sim.stderr.read().decode() if sim.stderr else ""
+        finally:
+            if sim.poll() is None:
+                sim.kill()
+                sim.wait()
+        # After the flag: every car finished, in the order of its finishing crossing.
+        expected = finishing_order(endpoints, topics.telemetry)
+        wait_for(
+            "the classification",
+            lambda: browser.column("timing-tower", "status") == ["FIN"] * RACE_CARS,
+            120,
+        )
+        assert browser.column("timing-tower", "car_id") == expected
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/timing", timeout=10) as r:
+            timing = json.load(r)
+        assert [c["car_id"] for c in timing["cars"]] == expected
+        assert [c["gap"] for c in timing["cars"]] == browser.column("timing-tower", "gap")
+        assert timing["cars"][0]["gap"] == "LEADER"
+        assert all(c["laps_completed"] >= 1 for c in timing["cars"])
+        browser.screenshot(ARTIFACTS / "dashboard-race-classification.png")
+        assert browser.console_errors() == []
+    log = server.log_text().split("WebSocket connection closed")[0]
+    assert "Traceback" not in log and not re.search(r"\bE-\d{4}\b", log), server.log_tail()

@@ -38,9 +38,10 @@ from runtime.endpoints import Endpoints
 from schemas.channels import LAP_SUMMARY, channel, channels
 from schemas.evolution import sample_records
 from schemas.registry import SchemaRegistry
-from schemas.serde import lap_summary_serializer, load_schema, telemetry_serializer
-from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, Topics
+from schemas.serde import Serializer, lap_summary_serializer, load_schema, telemetry_serializer
+from schemas.topics import HISTORY_DIR, LAP_SUMMARY_SCHEMA_FILE, Topics
 from storage.history import ALL_TIME, History
+from tests.race_samples import drive
 
 
 @dataclass
@@ -281,3 +282,69 @@ def test_the_dashboard_reads_stored_laps_through_its_history_source(sunk: Sunk) 
     assert sorted((s["car_id"], s["lap"]) for s in stored) == sorted(
         (s["car_id"], s["lap"]) for s in sunk.summaries
     )
+
+
+def test_v1_and_v2_records_in_one_topic_are_stored_as_they_were_sent(
+    endpoints: Endpoints, tmp_path: Path
+) -> None:
+    """A subject with history: car-01 written by a v1 producer, car-02 by a v2 one (a race
+    car from the grid, negative lap distances, a pit stop), interleaved on one topic. Each
+    point holds the fields its record was sent with: no made-up compound for a v1 car."""
+    unique = uuid.uuid4().hex[:10]
+    v1_schema = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
+    topics = create_topics(endpoints, unique, older_telemetry=[v1_schema])
+    bucket, group = f"it-sink-mixed-{unique}", f"it-sink-mixed-{unique}"
+    create_bucket(endpoints, bucket)
+    session = f"it-mixed-{unique}"
+    v1_names = [f["name"] for f in v1_schema["fields"]]
+    old = [
+        {k: r[k] for k in v1_names}
+        for r in drive(2, start_m=300.0, kind="practice", session=session, car="car-01")
+    ]
+    new = drive(3, pit_lap=1, session=session, car="car-02", driver="HAM")
+    with SchemaRegistry(endpoints.registry_url) as registry:
+        ids = [v.schema_id for v in registry.versions(topics.telemetry_subject)]
+        assert len(ids) == 2  # v1, then the current version
+        v1_ser = Serializer(ids[0], v1_schema)
+        v2_ser = telemetry_serializer(registry, topics)
+    assert v2_ser.schema_id == ids[1]
+    sent = [*zip(old, encoded(v1_ser, old), strict=True)]
+    sent += zip(new, encoded(v2_ser, new), strict=True)
+    sent.sort(key=lambda pair: pair[0]["timestamp"])  # both cars' records, in event time
+    produce(endpoints, topics.telemetry, [value for _, value in sent])
+    sink = SinkProcess(endpoints, topics, bucket, group, tmp_path / "sink.log").start()
+    try:
+        wait_for_count(endpoints, bucket, session, len(old) + len(new))
+        with History(
+            endpoints.influx_url, endpoints.influx_token.reveal(), endpoints.influx_org, bucket
+        ) as history:
+            stored = {car: history.lap_points(session, car, 1) for car in ("car-01", "car-02")}
+            fields = history.frame(
+                f'from(bucket: "{bucket}") |> range({ALL_TIME})'
+                f' |> filter(fn: (r) => r._measurement == "telemetry"'
+                f' and r.session_id == "{session}")'
+                ' |> group(columns: ["car_id", "_field"]) |> count()'
+            )
+        assert sink.stop() == 0, sink.log()
+    finally:
+        if sink.alive():
+            sink.stop()
+        delete_bucket(endpoints, bucket)
+    added = {c.name for c in channels()} - set(v1_names)
+    counted = {(car, f): n for car, f, n in fields[["car_id", "_field", "_value"]].to_numpy()}
+    # Every v1 point has its own fields and none of v2's; every v2 point has all of them.
+    tags_and_time = {"session_id", "car_id", "driver", "timestamp"}
+    assert {f for car, f in counted if car == "car-01"} == set(v1_names) - tags_and_time
+    assert all(counted[("car-01", f)] == len(old) for car, f in counted if car == "car-01")
+    assert added <= {f for car, f in counted if car == "car-02"}
+    assert all(counted[("car-02", f)] == len(new) for car, f in counted if car == "car-02")
+    # Values as sent: lap 1 of the race car starts behind the line; strings as strings.
+    grid = stored["car-02"]
+    lap1 = [r for r in new if r["lap"] == 1]
+    assert grid["lap_distance_m"].tolist() == [r["lap_distance_m"] for r in lap1]
+    assert grid["lap_distance_m"].iloc[0] == -22.0
+    assert grid["pit_status"].tolist() == [r["pit_status"] for r in lap1]
+    assert grid["tyre_compound"].tolist() == [r["tyre_compound"] for r in lap1]
+    assert grid["tyre_age_laps"].tolist() == [r["tyre_age_laps"] for r in lap1]
+    assert added.isdisjoint(stored["car-01"].columns)
+    assert stored["car-01"]["timestamp"].tolist() == [r["timestamp"] for r in old if r["lap"] == 1]

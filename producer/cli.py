@@ -1,7 +1,9 @@
 """``f1-simulate``: drive one car or a full grid around a circuit and stream the telemetry.
 
 The circuit is the built-in Silverstone unless ``--track`` or ``F1_TRACK`` names a circuit
-CSV (the setting the pit wall reads too, see :mod:`circuit.setting`).
+CSV (the setting the pit wall reads too, see :mod:`circuit.setting`). ``--session`` (or
+``F1_SESSION_KIND``) makes it a practice (cars spread around the lap) or a race (a grid, lights
+out, the chequered flag): see :mod:`producer.session`.
 
 By default records go to Kafka (topic ``f1-telemetry``, key = car id) as Avro through the
 Schema Registry; ``--output FILE.csv|.jsonl`` writes the same records to a file instead,
@@ -17,17 +19,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
 import circuit
 from circuit.lap_line import crossing_time
+from producer.car import car_id
 from producer.pacing import Pacer, Rate
+from producer.session import GRID_SLOTS, MAX_FUEL_KG, SESSION_KINDS, TYRE_CHOICES, SessionPlan
 from runtime import endpoints
 from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.errors import ConfigError
-from runtime.settings import Setting, integer, number
+from runtime.settings import Setting, choice, integer, number
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
 log = logging.getLogger("producer")
@@ -37,21 +41,56 @@ MAX_CARS = 20
 HZ_SETTING: Setting[Any] = Setting(
     "PHYSICS_FREQUENCY", "100", "physics ticks per second", integer(1, 10_000), flag="--hz"
 )
+SESSION_KIND_SETTING: Setting[str] = Setting(
+    "F1_SESSION_KIND",
+    "practice",
+    f"kind of session: {' or '.join(SESSION_KINDS)}",
+    choice(*SESSION_KINDS),
+    flag="--session",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad flags are one line (and exit 2), as bad settings are."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Simulate F1 cars around Silverstone (or the circuit of --track) at 100 Hz "
         "and stream their telemetry as Avro to Kafka (or to a file).",
     )
     parser.add_argument("--cars", type=int, default=1, help="number of cars, 1 to 20 (1)")
     parser.add_argument(
-        "--laps", type=int, default=None, help="laps per car, then stop (default: until Ctrl-C)"
+        "--laps",
+        type=int,
+        default=None,
+        help="practice: full laps per car, then stop (default: until Ctrl-C); race: the race "
+        "distance in laps (default: the laps that exceed 305 km, 52 at Silverstone)",
+    )
+    SESSION_KIND_SETTING.add_to(parser, metavar="KIND")
+    parser.add_argument(
+        "--tyre",
+        metavar="COMPOUND",
+        help=f"start compound of every car: {', '.join(TYRE_CHOICES)} (default: a race, each "
+        "car's strategy; practice, medium)",
+    )
+    parser.add_argument(
+        "--fuel-kg",
+        type=_finite_float,
+        default=None,
+        metavar="KG",
+        help="start fuel of every car (default: a race, what its distance needs; practice, 110 kg)",
     )
     HZ_SETTING.add_to(parser)
     parser.add_argument(
-        "--seed", type=int, default=1, help="seed of the sensor noise and car spread"
+        "--seed",
+        type=int,
+        default=1,
+        help="seed of the sensor noise, the spread between cars and the race strategies",
     )
     parser.add_argument(
         "--rate",
@@ -59,7 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="'realtime' (default), 'max', or N for N times real time",
     )
     circuit.TRACK_SETTING.add_to(parser, metavar="FILE")
-    parser.add_argument("--drs", action="store_true", help="let cars open DRS in the DRS zones")
+    parser.add_argument(
+        "--drs",
+        action="store_true",
+        help="practice: let cars open DRS in the DRS zones (a race always has DRS, by its rule)",
+    )
     parser.add_argument("--session-id", help="session id (default: session-<start time in us>)")
     parser.add_argument(
         "--session-start",
@@ -105,6 +148,9 @@ def _positive_float(text: str) -> float:
 class Settings:
     cars: int
     laps: int | None
+    session: str
+    tyre: str | None
+    fuel_kg: float | None
     hz: int
     seed: int
     rate: Rate
@@ -121,20 +167,45 @@ class Settings:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
+        session = SESSION_KIND_SETTING.resolve(args.session)
+        race = session == "race"
+        if race and args.cars > GRID_SLOTS:
+            raise ConfigError(
+                f"--cars {args.cars}: a race grid has {GRID_SLOTS} slots, no more cars fit"
+            )
         if not 1 <= args.cars <= MAX_CARS:
             raise ConfigError(f"--cars must be between 1 and {MAX_CARS}, got {args.cars}")
         if args.laps is not None and args.laps < 1:
-            raise ConfigError(f"--laps must be at least 1, got {args.laps}")
+            what = "a race needs at least 1 lap" if race else "must be at least 1"
+            raise ConfigError(f"--laps {what}, got {args.laps}")
+        if args.seed < 0:
+            raise ConfigError(f"--seed must be 0 or more, got {args.seed}")
+        tyre = args.tyre.strip().lower() if args.tyre is not None else None
+        if tyre is not None and tyre not in TYRE_CHOICES:
+            raise ConfigError(
+                f"--tyre: unknown compound {args.tyre!r}, choose one of {', '.join(TYRE_CHOICES)}"
+            )
+        if args.fuel_kg is not None and not 0 < args.fuel_kg <= MAX_FUEL_KG:
+            raise ConfigError(
+                f"--fuel-kg must be above 0 and at most {MAX_FUEL_KG:g}, got {args.fuel_kg:g}"
+            )
+        if args.session_start is not None and args.session_start < 0:
+            raise ConfigError(
+                f"--session-start must be Unix seconds, 0 or more, got {args.session_start:g}"
+            )
         hz = HZ_SETTING.resolve(args.hz)
         if args.output is not None and args.output.suffix not in (".csv", ".jsonl"):
             raise ConfigError(f"--output must end in .csv or .jsonl, got {args.output}")
         if args.output is not None and args.report:
             raise ConfigError("--output and --report cannot be combined")
         start_s = args.session_start if args.session_start is not None else time.time()
-        laps = args.laps if args.laps is not None else (3 if args.report else None)
+        laps = args.laps if args.laps is not None or race else (3 if args.report else None)
         return cls(
             cars=args.cars,
             laps=laps,
+            session=session,
+            tyre=tyre,
+            fuel_kg=args.fuel_kg,
             hz=hz,
             seed=args.seed,
             rate=Rate.parse(args.rate),
@@ -152,69 +223,91 @@ class Settings:
 
 
 class LapWatch:
-    """Notices lap completions in the stream, for progress lines and the end of a run.
+    """Notices lap completions in the stream, for the lap log and progress lines.
 
-    With ``laps``, ``done_tick`` is set to the tick (row block index within the last batch)
-    at which every car has completed that many laps; the run ends before that tick.
+    Lap times run from line crossing to line crossing (:mod:`circuit.lap_line`); lap 1 of a
+    race, whose first records stand behind the line (negative lap distance), from lights out
+    at session time 0. Batches may hold any ticks of any cars (a car that has finished sends
+    no more records): each row's car is found from its ``car_id``, or given.
     """
 
-    def __init__(self, n_cars: int, laps: int | None = None) -> None:
+    def __init__(self, n_cars: int) -> None:
         self.n_cars = n_cars
-        self.laps = laps
         self.lap = np.ones(n_cars, dtype=np.int64)
         self.lap_start_s = np.full(n_cars, np.nan)  # each car's last line crossing
         self.completed = np.zeros(n_cars, dtype=np.int64)
-        self.done_tick: int | None = None
-        # Each car's last sample of the previous batch: the sample before a crossing on the
-        # batch's first tick.
+        # Each car's last sample of the previous batches: the sample before a crossing on its
+        # first row of a batch.
         self._last_t = np.full(n_cars, np.nan)
         self._last_total = np.full(n_cars, np.nan)
+        self._seen = np.zeros(n_cars, dtype=bool)
+        self._index = {car_id(i): i for i in range(n_cars)}
 
-    def update(self, batch: dict[str, np.ndarray]) -> list[tuple[str, int, float | None]]:
+    def update(
+        self, batch: dict[str, np.ndarray], cars: np.ndarray | None = None
+    ) -> list[tuple[str, int, float | None]]:
         """(car id, lap number, lap time or None when the lap started before the session) of
-        the laps completed in ``batch`` (one or more ticks, tick-major); see ``finished``.
-        Lap times run from line crossing to line crossing (:mod:`circuit.lap_line`)."""
-        return [item[1:] for item in self.finished(batch)]
+        the laps completed in ``batch``, in the order of the rows; see :meth:`finished`."""
+        return [item[1:] for item in self.finished(batch, cars)]
 
-    def finished(self, batch: dict[str, np.ndarray]) -> list[tuple[int, str, int, float | None]]:
-        """Like :meth:`update`, each item led by its tick within the batch. Stops at the tick
-        where every car has done ``laps`` laps (``done_tick``)."""
-        n = self.n_cars
-        laps = np.asarray(batch["lap"]).reshape(-1, n)
+    def finished(
+        self, batch: dict[str, np.ndarray], cars: np.ndarray | None = None
+    ) -> list[tuple[int, str, int, float | None]]:
+        """Like :meth:`update`, each item led by the row of the batch that starts the next
+        lap. ``cars``: the car index of each row (default: from ``car_id``)."""
+        laps = np.asarray(batch["lap"])
+        rows = len(laps)
+        if rows == 0:
+            return []
+        if cars is None:
+            index = self._index
+            cars = np.fromiter(
+                (index[c] for c in batch["car_id"].tolist()), dtype=np.int64, count=rows
+            )
         t_s = batch["sim_time_s"]
         total = batch["total_distance_m"]
-        prev = np.concatenate([self.lap[None, :], laps[:-1]])
-        changed = np.argwhere(laps != prev)  # in tick order, then car order
+        distance = batch["lap_distance_m"]
+        # Rows grouped by car (in time order within each car).
+        order = np.argsort(cars, kind="stable")
+        by_car = cars[order]
+        first = np.ones(rows, dtype=bool)
+        first[1:] = by_car[1:] != by_car[:-1]
+        last = np.ones(rows, dtype=bool)
+        last[:-1] = first[1:]
+        new = first & ~self._seen[by_car]
+        for row in order[new].tolist():
+            i = int(cars[row])
+            self._seen[i] = True
+            if laps[row] == 1 and distance[row] < 0.0:
+                # A race grid: lap 1 runs from lights out, session time 0.
+                self.lap_start_s[i] = float(t_s[row]) - float(t_s[row])
+        lap_sorted = laps[order]
+        before = np.empty_like(lap_sorted)
+        before[1:] = lap_sorted[:-1]
+        before[first] = self.lap[by_car[first]]
+        changed = np.flatnonzero(lap_sorted != before)  # positions in the grouped order
         finished = []
-        tick_done = None
-        for t, i in changed.tolist():
-            if tick_done is not None and t != tick_done:
-                break
-            row = t * n + i
-            if t:
-                before_t, before_total = float(t_s[row - n]), float(total[row - n])
-            else:
+        for pos in sorted(changed.tolist(), key=lambda p: int(order[p])):
+            row = int(order[pos])
+            i = int(cars[row])
+            if first[pos]:
                 before_t, before_total = float(self._last_t[i]), float(self._last_total[i])
+            else:
+                prev = int(order[pos - 1])
+                before_t, before_total = float(t_s[prev]), float(total[prev])
             crossed = crossing_time(
-                before_t,
-                before_total,
-                float(t_s[row]),
-                float(total[row]),
-                float(batch["lap_distance_m"][row]),
+                before_t, before_total, float(t_s[row]), float(total[row]), float(distance[row])
             )
             started = self.lap_start_s[i]
             lap_time = None if np.isnan(started) else crossed - started
-            finished.append((t, str(batch["car_id"][row]), int(self.lap[i]), lap_time))
-            self.lap[i] = laps[t, i]
+            finished.append((row, car_id(i), int(before[pos]), lap_time))
             self.lap_start_s[i] = crossed
             self.completed[i] += 1
-            if self.laps is not None and tick_done is None and self.completed.min() >= self.laps:
-                tick_done = t  # the other cars crossing on this tick still count
-        self.done_tick = tick_done
-        if tick_done is None:
-            self.lap[:] = laps[-1]
-            self._last_t[:] = t_s[-n:]
-            self._last_total[:] = total[-n:]
+        ends = order[last]
+        ending_cars = cars[ends]
+        self.lap[ending_cars] = laps[ends]
+        self._last_t[ending_cars] = t_s[ends]
+        self._last_total[ending_cars] = total[ends]
         return finished
 
 
@@ -232,19 +325,28 @@ def block_ticks(rate: Rate) -> int:
     return max(1, min(MAX_BLOCK_TICKS, int(rate.factor)))
 
 
-def run(settings: Settings, stop: StopSignal) -> int:
+def simulation(settings: Settings):
+    """The session ``settings`` describe, ready to step (a ``producer.simulation.Simulation``)."""
     from producer.simulation import Simulation
 
-    track = circuit.load(settings.track)
-    sim = Simulation(
-        track,
+    session = SessionPlan(
+        kind=settings.session, laps=settings.laps, tyre=settings.tyre, fuel_kg=settings.fuel_kg
+    )
+    return Simulation(
+        circuit.load(settings.track),
         settings.cars,
         hz=settings.hz,
         seed=settings.seed,
         session_start_us=settings.session_start_us,
         session_id=settings.session_id,
         drs_enabled=settings.drs,
+        session=session,
     )
+
+
+def run(settings: Settings, stop: StopSignal) -> int:
+    sim = simulation(settings)
+    track = sim.track
     if settings.report:
         return _report(sim, settings)
     if settings.output is not None:
@@ -255,15 +357,20 @@ def run(settings: Settings, stop: StopSignal) -> int:
     else:
         sink = _kafka_sink(settings)
         where = f"{settings.topic} at {settings.kafka_bootstrap}"
+    if sim.session.is_race:
+        length = f"a race of {sim.laps} lap(s)"
+    else:
+        length = f"{sim.laps} lap(s) each" if sim.laps else "until Ctrl-C"
     log.info(
-        "session %s on %s (%.0f m): %d car(s) at %d Hz, rate %s, %s -> %s",
+        "%s session %s on %s (%.0f m): %d car(s) at %d Hz, rate %s, %s -> %s",
+        sim.session.kind,
         sim.session_id,
         track.name,
         track.length_m,
         settings.cars,
         settings.hz,
         settings.rate,
-        f"{settings.laps} lap(s)" if settings.laps else "until Ctrl-C",
+        length,
         where,
     )
     return stream(sim, sink, settings, stop)
@@ -284,32 +391,25 @@ def _kafka_sink(settings: Settings):
 
 def stream(sim, sink, settings: Settings, stop: StopSignal) -> int:
     """Step ``sim`` block by block at the pace of ``settings.rate`` and write each block to
-    ``sink`` until every car has done its laps or ``stop`` is set; the exit code."""
+    ``sink`` until every car has finished (``sim.finished``: each ends just past the line) or
+    ``stop`` is set; the exit code."""
     pacer = Pacer(settings.rate, settings.hz)
-    laps = LapWatch(settings.cars, settings.laps)
+    laps = LapWatch(sim.n_cars)
     block = block_ticks(settings.rate)
     records = 0
     started = time.monotonic()
     last_progress = started
     tick = 0
     try:
-        while not stop.stopped:
+        while not stop.stopped and not sim.finished:
             pacer.wait_for(tick)
             batch = sim.step_block(block)
             tick += block
-            finished = laps.finished(batch)
-            done = laps.done_tick
-            if done is not None:
-                # Every car has done its laps: send the ticks before that one, then stop.
-                rows = done * settings.cars
-                if rows:
-                    sink.write({name: column[:rows] for name, column in batch.items()})
-                    records += rows
-                _log_laps(finished, done)
-                break
-            sink.write(batch)
-            records += len(batch["car_id"])
-            _log_laps(finished, block)
+            rows = len(batch["car_id"])
+            if rows:
+                sink.write(batch)
+                records += rows
+            _log_laps(laps.finished(batch, sim.block_cars))
             now = time.monotonic()
             if now - last_progress >= settings.progress_every_s:
                 _progress(records, now - started, sim, pacer, tick, sink)
@@ -323,9 +423,9 @@ def stream(sim, sink, settings: Settings, stop: StopSignal) -> int:
     return _summary(records, elapsed, sink, undelivered, stop)
 
 
-def _log_laps(finished: list[tuple[int, str, int, float | None]], before_tick: int) -> None:
-    for t, car, lap, lap_time in finished:
-        if t < before_tick and lap_time is not None:
+def _log_laps(finished: list[tuple[int, str, int, float | None]]) -> None:
+    for _, car, lap, lap_time in finished:
+        if lap_time is not None:
             log.info("%s lap %d: %s", car, lap, _lap_time(lap_time))
 
 
@@ -374,18 +474,23 @@ def _summary(records: int, elapsed: float, sink, undelivered: int, stop: StopSig
 
 
 def _report(sim, settings: Settings) -> int:
-    from producer.report import format_report, lap_report
+    from producer.race_report import race_lines
+    from producer.report import car_race_lines, format_race_section, format_report, lap_report
     from producer.simulation import concat_batches
 
-    laps = settings.laps or 3
     batches = []
-    laps_watch = LapWatch(settings.cars)
-    while laps_watch.completed.min() < laps:
+    while not sim.finished:
         # Blocks of ticks are cheaper per tick and give the same records as single steps.
-        batch = sim.step_block(100)
-        laps_watch.update(batch)
-        batches.append(batch)
-    print(format_report(lap_report(concat_batches(batches))))
+        batches.append(sim.step_block(100))
+    batch = concat_batches(batches)
+    laps = lap_report(batch)
+    print(format_report(laps))
+    print()
+    # A race's laps are in traffic, in and out of the pit lane: the gear changes of a flying
+    # lap are then judged on laps alone on the track.
+    lines = car_race_lines(sim.track, settings.seed, () if sim.session.is_race else laps)
+    lines += race_lines(sim.track, settings.seed, batch if sim.session.is_race else None)
+    print(format_race_section(lines))
     return 0
 
 

@@ -44,13 +44,14 @@ RISE_WINDOW_M = 60.0  # 360 km/h, above anything the power unit reaches
 
 
 def max_cornering_speed(
-    curvature: np.ndarray, mass_kg: float, car: CarParams, grip_scale: float = 1.0
+    curvature: np.ndarray, mass_kg: float, car: CarParams, grip_scale: float | np.ndarray = 1.0
 ) -> np.ndarray:
     """Highest steady speed (m/s) on a curvature (1/m) where lateral grip holds the car.
 
     With Fz = m g + c v^2 and mu(Fz) linear in Fz, m v^2 |k| = mu(Fz) Fz is a quadratic in
     v^2; the larger root bounds the speed. Where downforce outgrows the need (gentle bends)
-    there is no root and the speed is capped at ``V_MAX_M_S``.
+    there is no root and the speed is capped at ``V_MAX_M_S``. ``grip_scale`` multiplies the
+    friction, at every point or point by point (an array like ``curvature``).
     """
     k = np.abs(np.asarray(curvature, dtype=float))
     mu0 = car.tyre_mu_lat * grip_scale * CORNER_GRIP_MARGIN
@@ -65,7 +66,7 @@ def max_cornering_speed(
     qc = (a + b * mg) * mg
     disc = qb * qb - 4.0 * qa * qc
     with np.errstate(divide="ignore", invalid="ignore"):
-        if qa < 0.0:
+        if sens < 0.0:  # qa < 0: the larger root
             u = (-qb - np.sqrt(np.maximum(disc, 0.0))) / (2.0 * qa)
         else:  # no load sensitivity: linear in v^2
             u = np.where(qb < 0.0, -qc / qb, np.inf)
@@ -124,16 +125,24 @@ class _ProfileForces(NamedTuple):
 
 @njit(cache=True)
 def _limit_speeds(
-    k: np.ndarray, ds: np.ndarray, v_corner: np.ndarray, m: float, half: int, f: _ProfileForces
+    k: np.ndarray,
+    ds: np.ndarray,
+    v_corner: np.ndarray,
+    grip: np.ndarray,
+    m: float,
+    half: int,
+    f: _ProfileForces,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Limit and target speeds at every sample, and the lap time of the target speeds, from
-    the absolute curvature ``k``, the metres driven ``ds`` from each sample to the next and
-    the cornering limits, for a car of mass ``m``."""
+    the absolute curvature ``k``, the metres driven ``ds`` from each sample to the next, the
+    cornering limits and the friction scale ``grip`` at every sample, for a car of mass
+    ``m``."""
     n = len(k)
     # Start both passes at the slowest corner: the profile is periodic and nothing can
     # raise the speed there, so one sweep around the lap from that point is exact.
     order = (np.argmin(v_corner) + np.arange(n)) % n
     mk = m * k[order]  # lateral force per v^2
+    mu = f.mu_lat * grip[order]
     two_ds_m = 2.0 * ds[order] / m  # v^2 gained per newton over one sample
     # Backward pass (braking): from sample j+1 back to j.
     vl2 = v_corner[order] ** 2
@@ -141,7 +150,7 @@ def _limit_speeds(
         nxt = j + 1 if j + 1 < n else 0
         v2 = vl2[nxt]
         fz = f.mg + f.c_down * v2
-        lat_cap = f.mu_lat * (f.load_c0 + f.load_c1 * fz) * fz
+        lat_cap = mu[nxt] * (f.load_c0 + f.load_c1 * fz) * fz
         use = mk[nxt] * v2 / lat_cap
         ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
         f_brake = min(f.brake_long * lat_cap * ell, f.brake_max)
@@ -154,7 +163,7 @@ def _limit_speeds(
     for j in range(n - 1):
         v2 = vt2[j]
         fz = f.mg + f.c_down * v2
-        lat_cap = f.mu_lat * (f.load_c0 + f.load_c1 * fz) * fz
+        lat_cap = mu[j] * (f.load_c0 + f.load_c1 * fz) * fz
         use = mk[j] * v2 / lat_cap
         ell = math.sqrt(1.0 - use * use) if use < 1.0 else 0.0
         f_drive = f.traction_long * lat_cap * ell
@@ -190,17 +199,20 @@ def speed_profile(
     car: CarParams,
     *,
     mass_kg: float | None = None,
-    grip_scale: float = 1.0,
+    grip_scale: float | np.ndarray = 1.0,
     drag_scale: float = 1.0,
 ) -> SpeedProfile:
     """Target speeds for a flying lap of ``track`` with the car's current state.
 
     ``mass_kg`` defaults to the car with full fuel; ``grip_scale`` multiplies the tyre
-    friction (tyre wear), ``drag_scale`` the drag area.
+    friction (compound, wear: :func:`producer.tyres.grip_scale`), either everywhere or at each
+    track sample (an array of ``track.n_points``: a cold set warming up); ``drag_scale``
+    multiplies the drag area.
     """
     m = car.mass_kg + car.fuel_start_kg if mass_kg is None else float(mass_kg)
     k = np.abs(track.curvature)
-    v_corner = max_cornering_speed(k, m, car, grip_scale)
+    grip = np.broadcast_to(np.asarray(grip_scale, dtype=float), k.shape).copy()
+    v_corner = max_cornering_speed(k, m, car, grip)
     # Metres driven on the driving line between consecutive samples.
     ds = track.spacing_m / track.progress_ratio
 
@@ -210,7 +222,7 @@ def speed_profile(
         c_down=0.5 * car.air_density_kg_m3 * car.cz_a_m2,
         c_drag=0.5 * car.air_density_kg_m3 * car.cw_a_m2 * drag_scale,
         crr=car.rolling_resistance_coeff,
-        mu_lat=car.tyre_mu_lat * grip_scale,
+        mu_lat=car.tyre_mu_lat,
         load_c0=1.0 - car.tyre_load_sensitivity,
         load_c1=car.tyre_load_sensitivity / (4.0 * car.tyre_reference_load_n),
         brake_max=car.brake_force_max_n * BRAKE_MARGIN,
@@ -219,7 +231,7 @@ def speed_profile(
         power=car.ice_power_w + car.ers_power_w,
     )
     half = max(round(0.5 * RISE_WINDOW_M / track.spacing_m), 1)
-    v_limit, v_target, lap_time = _limit_speeds(k, ds, v_corner, m, half, forces)
+    v_limit, v_target, lap_time = _limit_speeds(k, ds, v_corner, grip, m, half, forces)
     return SpeedProfile(v_corner=v_corner, v_limit=v_limit, v_target=v_target, lap_time_s=lap_time)
 
 

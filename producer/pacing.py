@@ -23,7 +23,7 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> Rate:
-        """``realtime``, ``max`` or a positive number (times real time)."""
+        """``realtime``, ``max`` or a positive finite number (times real time)."""
         value = text.strip().lower()
         if value == "realtime":
             return cls(1.0)

@@ -19,18 +19,47 @@ Definitions (time shares are shares of samples, which are evenly spaced in time)
 
 The envelope (:data:`ENVELOPE`) is the acceptance envelope of a flying lap at Silverstone;
 the realism test and the printed table use these same numbers.
+
+The race section (:data:`RACE_BANDS`, the bands of "A race at Silverstone" in realism.md)
+judges what a single flying lap cannot show, each from short controlled runs of car 0 of the
+session's seed, alone on the track from a standing start, its flying laps timed:
+
+* fuel effect (:func:`fuel_effect_s_per_kg`): lap-time change per kg of fuel, between two
+  fuel loads on new mediums of the same age;
+* new-tyre deltas (:func:`new_tyre_lap_times`): the flying lap on each compound with tyres
+  that do not wear, the same fuel;
+* degradation (:func:`degradation_s_per_lap`): the slope of the lap time over five flying laps
+  of one set of each compound, the fuel held constant (none burnt);
+* qualifying spread (:func:`qualifying_laps`): the flying lap of each of 20 cars of the
+  seed, alone, low fuel, new mediums;
+* gear changes on a flying lap: from the laps given (the report's run).
+
+How a section is made: :func:`car_race_lines` gives the lines above (:func:`car_race_figures`
+the figures behind them); a caller adds its own
+with :func:`race_line` (a figure against a band of :data:`RACE_BANDS`, e.g. ``pit_loss_s``
+and ``stationary_s``) and :func:`info_line` (a statement without a band, e.g. the finishing
+order), and prints :func:`format_race_section` of them all::
+
+    lines = car_race_lines(track, seed, laps)
+    lines += [race_line("pit_loss_s", losses), info_line("finishing order", text)]
+    print(format_race_section(lines))
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from circuit import Track
 from circuit.lap_line import crossing_time
+from producer.car import CarParams, car_params_for
+from producer.session import SessionPlan
+from producer.simulation import Simulation, concat_batches
+from producer.tyres import COMPOUNDS
 from schemas.channels import BRAKE_ON_MIN, FULL_THROTTLE_MIN
 
 # The same definitions as the lap summaries' shares (one place: the channel table).
@@ -284,3 +313,189 @@ def format_report(laps: Sequence[LapFigures]) -> str:
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------- race section
+
+# Acceptance bands of a race at Silverstone (../shared/realism.md, "A race at Silverstone").
+RACE_BANDS: dict[str, Limit] = {
+    "fuel_effect_s_per_kg": Limit(0.025, 0.040, "fuel effect, per kg", "s/kg"),
+    "soft_to_medium_s": Limit(0.4, 0.8, "new soft faster than new medium by", "s"),
+    "medium_to_hard_s": Limit(0.3, 0.6, "new medium faster than new hard by", "s"),
+    "soft_to_hard_s": Limit(0.6, 1.6, "new soft faster than new hard by", "s"),
+    "degradation_soft_s_per_lap": Limit(0.01, 0.08, "degradation, soft", "s/lap"),
+    "degradation_medium_s_per_lap": Limit(0.01, 0.08, "degradation, medium", "s/lap"),
+    "degradation_hard_s_per_lap": Limit(0.01, 0.08, "degradation, hard", "s/lap"),
+    "qualifying_spread_s": Limit(1.5, 2.5, "qualifying spread P1 to P20", "s"),
+    "gear_changes": Limit(43, 50, "gear changes, flying lap", ""),
+    "pit_loss_s": Limit(18.0, 24.0, "pit stop, time lost", "s"),
+    "stationary_s": Limit(2.0, 3.5, "pit stop, stationary", "s"),
+}
+
+# The controlled runs: fuel loads compared, the fuel of the tyre runs, qualifying fuel.
+FUEL_LOADS_KG = (20.0, 100.0)
+TYRE_RUN_FUEL_KG = 60.0
+DEGRADATION_LAPS = 5
+QUALIFYING_FUEL_KG = 10.0
+QUALIFYING_CARS = 20
+
+
+@dataclass(frozen=True)
+class RaceLine:
+    """One line of the race section: a figure and its band (judged), or a statement."""
+
+    label: str
+    value: str
+    band: str = ""
+    ok: bool | None = None  # None: not judged
+
+
+def race_line(name: str, values: float | Sequence[float], digits: int = 3) -> RaceLine:
+    """The line of :data:`RACE_BANDS` ``name`` for a value, or for several (every one must be
+    in the band; shown as their range)."""
+    limit = RACE_BANDS[name]
+    vals = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+    lo, hi = min(vals), max(vals)
+    unit = f" {limit.unit}" if limit.unit else ""
+    text = f"{lo:.{digits}f}" if lo == hi else f"{lo:.{digits}f} .. {hi:.{digits}f}"
+    band = f"{limit.low:g} .. {limit.high:g}{unit}"
+    return RaceLine(limit.label, text + unit, band, all(limit.ok(v) for v in vals))
+
+
+def info_line(label: str, text: str) -> RaceLine:
+    """A line without a band (for example the finishing order and the gaps)."""
+    return RaceLine(label, text)
+
+
+def format_race_section(lines: Sequence[RaceLine]) -> str:
+    """The race section: a heading, then one row per line (figure, value, band, pass)."""
+    rows = [["race figure", "value", "band", "pass"]]
+    for line in lines:
+        verdict = "" if line.ok is None else ("PASS" if line.ok else "FAIL")
+        rows.append([line.label, line.value, line.band, verdict])
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    out = []
+    for n, r in enumerate(rows):
+        out.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def _solo_run(
+    track: Track, car: CarParams, seed: int, tyre: str, laps: int
+) -> tuple[list[LapFigures], dict[str, np.ndarray]]:
+    """One car alone from a standing start (lap 1) on a new warm set of ``tyre``, until it
+    has driven ``laps`` flying laps; those laps' figures and the run's telemetry."""
+    sim = Simulation(track, n_cars=1, seed=seed, cars=[car], session=SessionPlan(tyre=tyre))
+    blocks = []
+    while sim.lap[0] < laps + 2:  # the last flying lap ends with the next one's first sample
+        blocks.append(sim.step_block(500))
+    batch = concat_batches(blocks)
+    return [lap for lap in lap_report(batch) if not lap.standing_start][:laps], batch
+
+
+def fuel_effect_s_per_kg(track: Track, seed: int = 1) -> float:
+    """Lap-time change per kg of fuel: the first flying lap of car 0 on new mediums at the
+    fuel loads of :data:`FUEL_LOADS_KG`, against the mean fuel on each lap."""
+    base = car_params_for(0, seed)
+    times, fuel = [], []
+    for load in FUEL_LOADS_KG:
+        (lap,), batch = _solo_run(track, replace(base, fuel_start_kg=load), seed, "medium", 1)
+        times.append(lap.lap_time_s)
+        fuel.append(float(batch["fuel_kg"][batch["lap"] == lap.lap].mean()))
+    return (times[1] - times[0]) / (fuel[1] - fuel[0])
+
+
+def new_tyre_lap_times(track: Track, seed: int = 1) -> dict[str, float]:
+    """Compound -> flying lap of car 0 on a new set that does not wear, at the same fuel."""
+    car = replace(car_params_for(0, seed), fuel_start_kg=TYRE_RUN_FUEL_KG, tyre_wear_per_g_m=0.0)
+    return {name: _solo_run(track, car, seed, name, 1)[0][0].lap_time_s for name in COMPOUNDS}
+
+
+def degradation_s_per_lap(track: Track, seed: int = 1) -> dict[str, float]:
+    """Compound -> lap time added per lap of tyre age: the slope of car 0's flying laps on
+    one set, its fuel held constant (no fuel burnt), so the tyres alone change."""
+    car = replace(
+        car_params_for(0, seed), fuel_start_kg=TYRE_RUN_FUEL_KG, fuel_flow_max_kg_per_h=0.0
+    )
+    out = {}
+    for name in COMPOUNDS:
+        laps, _ = _solo_run(track, car, seed, name, DEGRADATION_LAPS)
+        slope = np.polyfit([lap.lap for lap in laps], [lap.lap_time_s for lap in laps], 1)[0]
+        out[name] = float(slope)
+    return out
+
+
+def qualifying_laps(track: Track, seed: int = 1, n_cars: int = QUALIFYING_CARS) -> list[LapFigures]:
+    """The flying lap of each of cars 0 to ``n_cars - 1`` of the seed, each alone on the
+    track, low fuel, new mediums (in car order)."""
+    laps = []
+    for index in range(n_cars):
+        car = replace(car_params_for(index, seed), fuel_start_kg=QUALIFYING_FUEL_KG)
+        laps.append(_solo_run(track, car, seed, "medium", 1)[0][0])
+    return laps
+
+
+@dataclass(frozen=True)
+class CarRaceFigures:
+    """What the car's controlled runs measured (see the module's docstring)."""
+
+    fuel_effect_s_per_kg: float
+    new_tyre_lap_s: dict[str, float]  # compound -> flying lap on a new set
+    degradation_s_per_lap: dict[str, float]  # compound -> lap time added per lap of age
+    qualifying: list[LapFigures]  # the flying lap of each car, in car order
+    flying: list[LapFigures]  # the flying laps whose gear changes are judged
+
+    @property
+    def qualifying_spread_s(self) -> float:
+        """P1 to P20: the slowest car's lap less the fastest's."""
+        times = [lap.lap_time_s for lap in self.qualifying]
+        return max(times) - min(times)
+
+    @property
+    def grid_in_pace_order(self) -> bool:
+        """Whether each car is slower than the car before it (car 0 on pole)."""
+        times = [lap.lap_time_s for lap in self.qualifying]
+        return all(b > a for a, b in itertools.pairwise(times))
+
+    def lines(self) -> list[RaceLine]:
+        new = self.new_tyre_lap_s
+        degradation = self.degradation_s_per_lap
+        order = (
+            "yes"
+            if self.grid_in_pace_order
+            else "no: " + ", ".join(f"{lap.lap_time_s:.3f}" for lap in self.qualifying)
+        )
+        return [
+            race_line("fuel_effect_s_per_kg", self.fuel_effect_s_per_kg, digits=4),
+            race_line("soft_to_medium_s", new["medium"] - new["soft"]),
+            race_line("medium_to_hard_s", new["hard"] - new["medium"]),
+            race_line("soft_to_hard_s", new["hard"] - new["soft"]),
+            *(race_line(f"degradation_{name}_s_per_lap", degradation[name]) for name in COMPOUNDS),
+            race_line("qualifying_spread_s", self.qualifying_spread_s, digits=2),
+            info_line("grid order (car index) is the pace order", order),
+            race_line("gear_changes", [lap.gear_changes for lap in self.flying], digits=0),
+        ]
+
+
+def car_race_figures(track: Track, seed: int, laps: Sequence[LapFigures] = ()) -> CarRaceFigures:
+    """Run the car's controlled runs for ``seed``; the gear changes are judged on the flying
+    laps in ``laps`` (on two flying laps of car 0 alone when there are none)."""
+    flying = [lap for lap in laps if not lap.standing_start]
+    if not flying:
+        flying, _ = _solo_run(track, car_params_for(0, seed), seed, "medium", 2)
+    return CarRaceFigures(
+        fuel_effect_s_per_kg=fuel_effect_s_per_kg(track, seed),
+        new_tyre_lap_s=new_tyre_lap_times(track, seed),
+        degradation_s_per_lap=degradation_s_per_lap(track, seed),
+        qualifying=qualifying_laps(track, seed),
+        flying=flying,
+    )
+
+
+def car_race_lines(track: Track, seed: int, laps: Sequence[LapFigures] = ()) -> list[RaceLine]:
+    """The race section's lines for the car: fuel effect, new-tyre deltas, degradation per
+    compound, the qualifying spread and whether the grid order is the pace order, and the
+    gear changes of a flying lap (see :func:`car_race_figures`)."""
+    return car_race_figures(track, seed, laps).lines()

@@ -22,7 +22,7 @@ from typing import Literal
 
 Kind = Literal["continuous", "discrete", "identifier", "time"]
 AvroType = Literal["string", "boolean", "int", "long", "float", "double"]
-InfluxType = Literal["tag", "time", "float", "integer", "boolean"]
+InfluxType = Literal["tag", "time", "float", "integer", "boolean", "string"]
 
 TELEMETRY = "telemetry"
 LAP_SUMMARY = "lap_summary"
@@ -38,6 +38,24 @@ RECORD_NAMES = {
 # enough to catch milliseconds or nanoseconds passed by mistake (1000x off either way).
 _TS_MAX = 4_102_444_800_000_000
 _ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+def one_of(*values: str) -> str:
+    """The pattern of a string channel that takes one of a few values."""
+    return f"^({'|'.join(values)})$"
+
+
+def pattern_values(pattern: str | None) -> tuple[str, ...]:
+    """The values a :func:`one_of` pattern allows; empty for any other pattern."""
+    m = re.fullmatch(r"\^\(([a-z_]+(?:\|[a-z_]+)*)\)\$", pattern or "")
+    return tuple(m[1].split("|")) if m else ()
+
+
+# The values of the string channels that take one of a few (their defaults are in the .avsc).
+SESSION_KINDS = ("race", "practice", "qualifying", "unknown")
+TYRE_COMPOUNDS = ("soft", "medium", "hard", "intermediate", "wet", "unknown")
+PIT_STATUSES = ("none", "pit_lane", "pit_stop")
+CAR_STATUSES = ("running", "finished", "retired")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,13 +86,17 @@ class Channel:
     @property
     def influx_type(self) -> InfluxType:
         """How the InfluxDB sink stores the field: identifiers are tags, the event time is
-        the point's timestamp, everything else a typed field."""
+        the point's timestamp, everything else a typed field. A string that is not an
+        identifier (a tyre compound, a pit status) is a string field: as a tag it would start
+        a new series at every change of its value."""
         if self.kind == "identifier":
             return "tag"
         if self.kind == "time":
             return "time"
         if self.avro_type == "boolean":
             return "boolean"
+        if self.avro_type == "string":
+            return "string"
         if self.avro_type in ("int", "long"):
             return "integer"
         return "float"
@@ -124,14 +146,19 @@ def _ids(record: str) -> tuple[Channel, ...]:
 
 _T = TELEMETRY
 _L = LAP_SUMMARY
+_SESSION_KIND = one_of(*SESSION_KINDS)
+_COMPOUND = one_of(*TYRE_COMPOUNDS)
+_PIT_STATUS = one_of(*PIT_STATUSES)
+_CAR_STATUS = one_of(*CAR_STATUSES)
 
 TELEMETRY_CHANNELS: tuple[Channel, ...] = (
     *_ids(_T),
     _c(_T, "timestamp", "Time", "us", "long", "time", 0, _TS_MAX, logical_type="timestamp-micros"),
     _c(_T, "sim_time_s", "Session time", "s", "double", "continuous", 0, 86_400),
     _c(_T, "lap", "Lap", "none", "int", "discrete", 1, 200),
-    _c(_T, "lap_distance_m", "Lap distance", "m", "double", "continuous", 0, 10_000),
-    _c(_T, "total_distance_m", "Total distance", "m", "double", "continuous", 0, 2_000_000),
+    # Negative on a race grid, behind the line (F1 game convention).
+    _c(_T, "lap_distance_m", "Lap distance", "m", "double", "continuous", -2_000, 10_000),
+    _c(_T, "total_distance_m", "Total distance", "m", "double", "continuous", -2_000, 2_000_000),
     _c(_T, "x_m", "X", "m", "float", "continuous", -10_000, 10_000),
     _c(_T, "y_m", "Y", "m", "float", "continuous", -10_000, 10_000),
     _c(_T, "speed_kmh", "Speed", "km/h", "float", "continuous", 0, 400),
@@ -146,6 +173,12 @@ TELEMETRY_CHANNELS: tuple[Channel, ...] = (
     _c(_T, "tyre_wear", "Tyre wear", "fraction", "float", "continuous", 0, 1),
     _c(_T, "drs", "DRS", "none", "boolean", "discrete"),
     _c(_T, "sector", "Sector", "none", "int", "discrete", 1, 3),
+    _c(_T, "session_kind", "Session kind", "none", "string", "discrete", pattern=_SESSION_KIND),
+    _c(_T, "tyre_compound", "Compound", "none", "string", "discrete", pattern=_COMPOUND),
+    _c(_T, "tyre_age_laps", "Tyre age", "laps", "int", "discrete", 0, 200),
+    _c(_T, "pit_status", "Pit status", "none", "string", "discrete", pattern=_PIT_STATUS),
+    _c(_T, "pit_stops", "Pit stops", "none", "int", "discrete", 0, 20),
+    _c(_T, "car_status", "Car status", "none", "string", "discrete", pattern=_CAR_STATUS),
 )
 
 LAP_SUMMARY_CHANNELS: tuple[Channel, ...] = (
@@ -177,6 +210,12 @@ LAP_SUMMARY_CHANNELS: tuple[Channel, ...] = (
     _c(_L, "max_g_long", "Max longitudinal g", "g", "double", "continuous", -10, 10),
     _c(_L, "min_g_long", "Min longitudinal g", "g", "double", "continuous", -10, 10),
     _c(_L, "sample_count", "Samples", "none", "long", "discrete", 0, 1_000_000),
+    _c(_L, "tyre_compound", "Compound", "none", "string", "discrete", pattern=_COMPOUND),
+    _c(_L, "tyre_age_laps", "Tyre age", "laps", "int", "discrete", 0, 200),
+    _c(_L, "in_lap", "In-lap", "none", "boolean", "discrete"),
+    _c(_L, "out_lap", "Out-lap", "none", "boolean", "discrete"),
+    _c(_L, "standing_start", "Standing start", "none", "boolean", "discrete"),
+    _c(_L, "pit_stop_s", "Pit stop", "s", "double", "continuous", 0, 600),
 )
 
 # What the lap-summary shares count (see their docs): the analytics job uses these.
@@ -320,7 +359,8 @@ def markdown_table(record: str = TELEMETRY) -> str:
     for c in CHANNELS[record]:
         avro = c.avro_type + (f" ({c.logical_type})" if c.logical_type else "")
         if c.avro_type == "string":
-            rng = f"`{c.pattern}`"
+            # A pipe ends a table cell, even inside a code span, unless escaped.
+            rng = "`" + str(c.pattern).replace("|", "\\|") + "`"
         elif c.avro_type == "boolean":
             rng = "false, true"
         else:

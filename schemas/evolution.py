@@ -346,6 +346,9 @@ def _value(node: Any, names: _Names, ns: str | None, variant: str, ch: Any) -> A
     if k in ("float", "double"):
         return {"min": 0.0, "max": 1e6}.get(variant, 0.5)
     if k == "string":
+        allowed = _channels.pattern_values(ch.pattern) if ch is not None else ()
+        if allowed:  # one of a few values: the first, one in the middle, the last
+            return allowed[{"min": 0, "max": -1}.get(variant, len(allowed) // 2)]
         return "ABC" if ch is not None and ch.pattern == r"^[A-Z]{3}$" else "sample-1"
     if k == "bytes":
         return b"\x00\x01"
@@ -375,7 +378,8 @@ def _record(schema: dict[str, Any], names: _Names, ns: str | None, variant: str)
 
 def sample_records(schema: dict[str, Any]) -> list[dict[str, Any]]:
     """Records with every field filled: at the channel table's minimum, middle and maximum
-    (nullable fields null in the first), timestamps as int microseconds."""
+    (nullable fields null in the first; a string that takes one of a few values at its
+    first, a middle and its last value), timestamps as int microseconds."""
     names = _Names()
     names.walk(schema)
     return [_record(schema, names, None, v) for v in ("min", "mid", "max")]

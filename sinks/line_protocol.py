@@ -36,6 +36,8 @@ MAX_CACHED_SERIES = 10_000
 
 # Tag values: comma, equals sign and space need a backslash (and the backslash itself).
 _TAG_ESCAPES = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\"})
+# String field values: a double quote and the backslash need a backslash.
+_FIELD_ESCAPES = str.maketrans({'"': r"\"", "\\": "\\\\"})
 
 # The numpy dtype and Arrow type a column is formatted from, and the suffix after the value.
 _FORMATS = {
@@ -43,6 +45,7 @@ _FORMATS = {
     "double": (np.float64, pa.float64(), ""),
     "integer": (np.int64, pa.int64(), "i"),
     "boolean": (np.bool_, pa.bool_(), ""),  # Arrow writes true / false
+    "string": (object, pa.string(), ""),  # in double quotes, escaped (see _string_field)
 }
 _TIME_FORMAT = _FORMATS["integer"][:2]
 
@@ -91,10 +94,8 @@ class LineEncoder:
         self.time_field = TIME_FIELD[record]
         self.types = {c.name: c.avro_type for c in channels(record)}
         self.tag_names = [c.name for c in channels(record) if c.influx_type == "tag"]
-        # (text before the value, field, numpy dtype, Arrow type); the text after a value is
-        # carried into the text before the next one.
-        plan: list[tuple[str, str, Any, pa.DataType]] = []
-        before = " "
+        # (field, numpy dtype, Arrow type, suffix after the value) of every field in order.
+        self._fields: list[tuple[str, Any, pa.DataType, str]] = []
         for c in channels(record):
             kind: InfluxType | Literal["double"] = c.influx_type
             if kind == "tag" or c.name == self.time_field:
@@ -106,38 +107,98 @@ class LineEncoder:
             if kind not in _FORMATS:
                 raise ValueError(f"no line protocol field type for {kind!r}")
             dtype, arrow_type, suffix = _FORMATS[kind]
-            plan.append((f"{before}{c.name}=", c.name, dtype, arrow_type))
-            before = f"{suffix},"
-        literals = list(_strings([p[0] for p in plan] + [before[:-1] + " ", "\n", ""]))
-        self._plan = [(lit, *p[1:]) for lit, p in zip(literals[: len(plan)], plan, strict=True)]
-        self._before_time, self._newline, self._nothing = literals[-3:]
+            self._fields.append((c.name, dtype, arrow_type, suffix))
+        self._plans: dict[frozenset[str], tuple[list[tuple[Any, str]], Any]] = {}
+        self._newline, self._nothing = list(_strings(["\n", ""]))
         self._by_type: dict[tuple[Any, pa.DataType], list[str]] = {}
-        for _, name, dtype, arrow_type in [*plan, ("", self.time_field, *_TIME_FORMAT)]:
+        for name, dtype, arrow_type, _ in [*self._fields, (self.time_field, *_TIME_FORMAT, "")]:
             self._by_type.setdefault((dtype, arrow_type), []).append(name)
         self._heads: dict[tuple[str, ...], str] = {}
 
+    def _plan(self, skip: frozenset[str]) -> tuple[list[tuple[Any, str]], Any]:
+        """(text before the value, field) for the fields not in ``skip``, and the text before
+        the timestamp. The text after a value is carried into the text before the next one."""
+        found = self._plans.get(skip)
+        if found is None:
+            kept = [f for f in self._fields if f[0] not in skip]
+            texts, before = [], " "
+            for name, _, _, suffix in kept:
+                texts.append(f"{before}{name}=")
+                before = f"{suffix},"
+            literals = list(_strings([*texts, before[:-1] + " "]))
+            plan = [(lit, f[0]) for lit, f in zip(literals[:-1], kept, strict=True)]
+            found = self._plans[skip] = (plan, literals[-1])
+        return found
+
     def encode(self, decoded: DecodedColumns) -> bytes:
-        """One line per decoded record, each ending in a newline, in ``decoded.rows`` order."""
+        """One line per decoded record, each ending in a newline, in ``decoded.rows`` order.
+
+        A record written with an older schema gets no value for the fields that schema does
+        not have (``decoded.absent``): the point stores what was sent, not the reader's
+        defaults."""
         if len(decoded) == 0:
             return b""
-        texts = self._texts(decoded.columns)
-        parts: list[Any] = [self._head_column(decoded)]
-        for before, name, _, _ in self._plan:
-            parts += [before, texts[name]]
-        parts += [self._before_time, texts[self.time_field], self._newline, self._nothing]
-        return _body(pc.binary_join_element_wise(*parts))
+        texts = self._texts(decoded)
+        head = self._head_column(decoded)
+        groups = self._groups(decoded.absent)
+        if len(groups) == 1:
+            return _body(self._join(groups[0][0], head, texts))
+        pieces, order = [], []
+        for skip, rows in groups:
+            pick = _arrow(rows, np.int64, pa.int64())
+            picked = {name: text.take(pick) for name, text in texts.items()}
+            pieces.append(self._join(skip, head.take(pick), picked))
+            order.append(rows)
+        back = _arrow(np.argsort(np.concatenate(order), kind="stable"), np.int64, pa.int64())
+        return _body(pa.concat_arrays(pieces).take(back))
 
-    def _texts(self, columns: Mapping[str, np.ndarray]) -> dict[str, pa.Array]:
+    def _join(self, skip: frozenset[str], head: pa.Array, texts: Mapping[str, pa.Array]) -> Any:
+        plan, before_time = self._plan(skip)
+        parts: list[Any] = [head]
+        for before, name in plan:
+            parts += [before, texts[name]]
+        parts += [before_time, texts[self.time_field], self._newline, self._nothing]
+        return pc.binary_join_element_wise(*parts)
+
+    @staticmethod
+    def _groups(absent: Mapping[str, np.ndarray]) -> list[tuple[frozenset[str], np.ndarray]]:
+        """The rows by the set of fields they lack (one group, all rows, when none lacks
+        any: the usual case)."""
+        if not absent:
+            return [(frozenset(), np.empty(0, dtype=np.int64))]
+        names = list(absent)
+        key = np.zeros(len(absent[names[0]]), dtype=np.int64)
+        for bit, name in enumerate(names):
+            key |= absent[name].astype(np.int64) << bit
+        groups = []
+        for k in np.unique(key).tolist():
+            skip = frozenset(n for bit, n in enumerate(names) if k >> bit & 1)
+            groups.append((skip, np.flatnonzero(key == k)))
+        return groups
+
+    def _texts(self, decoded: DecodedColumns) -> dict[str, pa.Array]:
         """Every field's values as text. Columns of one type are formatted in one call, which
         costs less than a call each for the batches of a few thousand the sink makes."""
+        columns = decoded.columns
         texts = {}
         for (dtype, arrow_type), names in self._by_type.items():
+            if arrow_type == pa.string():
+                for name in names:
+                    texts[name] = self._string_field(decoded, name)
+                continue
             rows = len(columns[names[0]])
             stacked = np.concatenate([np.asarray(columns[n], dtype=dtype) for n in names])
             text = _text(stacked, dtype, arrow_type)
             for k, name in enumerate(names):
                 texts[name] = text.slice(k * rows, rows)
         return texts
+
+    @staticmethod
+    def _string_field(decoded: DecodedColumns, name: str) -> pa.Array:
+        """A string field's values in double quotes, each distinct value quoted once."""
+        codes, distinct = decoded.codes[name]
+        quoted = _strings([f'"{v.translate(_FIELD_ESCAPES)}"' for v in distinct.tolist()])
+        return quoted.take(_arrow(codes, np.int64, pa.int64()))
 
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> bytes:
         """The lines of already decoded records (dicts of the record's fields)."""

@@ -119,8 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--laps",
         type=int,
         default=None,
-        help="laps per car, then the simulator stops and the rest keeps running (default: "
-        "until Ctrl-C)",
+        help="the race distance in laps (practice: laps per car), then the simulator stops "
+        "and the rest keeps running (default: a Grand Prix; practice, until Ctrl-C)",
+    )
+    demo_parser.add_argument(
+        "--session",
+        choices=("race", "practice"),
+        default="race",
+        help="the simulator's session (race)",
     )
     demo_parser.add_argument(
         "--dashboard-port", type=int, default=demo_module.DASHBOARD_PORT, help="(5006)"
@@ -149,7 +155,11 @@ def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
         return topics()
     if args.command == "demo":
         options = demo_module.Options(
-            cars=args.cars, rate=args.rate, laps=args.laps, dashboard_port=args.dashboard_port
+            cars=args.cars,
+            rate=args.rate,
+            laps=args.laps,
+            session=args.session,
+            dashboard_port=args.dashboard_port,
         )
         return demo_module.run(options, stop)
     return logs(args.service, args.lines, args.follow, stop)

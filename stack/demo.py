@@ -41,7 +41,8 @@ STOP_TIMEOUT_S = 20.0
 class Options:
     cars: int = 20
     rate: str = "realtime"
-    laps: int | None = None  # None: until Ctrl-C
+    laps: int | None = None  # a race: its distance (None: a Grand Prix); practice: until Ctrl-C
+    session: str = "race"  # the demo shows a race: grid, lights out, pit stops, the flag
     dashboard_port: int = DASHBOARD_PORT
     simulator_args: tuple[str, ...] = ()  # more f1-simulate flags (--seed, --session-id)
     env: Mapping[str, str] = field(default_factory=dict)  # on top of this process's env
@@ -63,7 +64,8 @@ def service_commands(options: Options) -> dict[str, list[str]]:
     """Start order: consumers first, so they are subscribed when the first lap begins."""
     python = sys.executable
     port = str(options.dashboard_port)
-    simulator = [python, "-m", "producer", "--cars", str(options.cars), "--rate", options.rate]
+    simulator = [python, "-m", "producer", "--session", options.session]
+    simulator += ["--cars", str(options.cars), "--rate", options.rate]
     if options.laps is not None:
         simulator += ["--laps", str(options.laps)]
     return {
@@ -205,7 +207,7 @@ def run(options: Options, stop: StopSignal) -> int:
                 continue
             reported.add(name)
             if name == SIMULATOR and code == 0:
-                print("the simulator finished its laps; the other services keep running")
+                print("the simulator finished its session; the other services keep running")
                 continue
             tail = platform.log_tail(name)
             print(f"{name} exited with code {code}; the end of its log:\n{tail}", file=sys.stderr)

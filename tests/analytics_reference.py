@@ -2,18 +2,21 @@
 
 Written from the definitions in analytics/README.md, not from the job's code, and working
 on the whole run at once (no state, no micro-batches), so the tests can compare the job's
-summaries with it field by field. The line crossing is the platform's one definition
-(:mod:`circuit.lap_line`), used here on purpose: every service times laps the same way.
+summaries with it field by field. The line crossing and the standing start are the
+platform's one definition (:mod:`circuit.lap_line`), used here on purpose: every service
+times laps the same way.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from circuit.lap_line import crossing_time
+from circuit.lap_line import crossing_time, is_standing_start, standing_start_us
+from schemas.topics import HISTORY_DIR, TELEMETRY_SCHEMA_FILE
 
 FULL_THROTTLE = 0.98  # schemas.channels.FULL_THROTTLE_MIN, restated on purpose
 BRAKE_ON = 0.05  # schemas.channels.BRAKE_ON_MIN
@@ -38,21 +41,57 @@ def _boundary(lap: pd.DataFrame, sector: int) -> float:
     return (ts[i - 1] + ts[i]) / 2
 
 
+def _added_since_v1() -> dict[str, Any]:
+    """The fields telemetry gained after v1, with their defaults (read from the schemas)."""
+    v1 = json.loads((HISTORY_DIR / "telemetry.v1.avsc").read_text())
+    current = json.loads(TELEMETRY_SCHEMA_FILE.read_text())
+    old = {f["name"] for f in v1["fields"]}
+    return {f["name"]: f["default"] for f in current["fields"] if f["name"] not in old}
+
+
+V2_DEFAULTS = _added_since_v1()
+
+
+def with_defaults(records: pd.DataFrame) -> pd.DataFrame:
+    """Telemetry as a current reader sees it: a field an older writer did not have (a v1
+    stream's compound, pit status...) gets the schema's default, in records without the
+    column and in rows where it is missing (NaN: v1 records next to v2 ones)."""
+    filled = {
+        name: records[name].fillna(value) if name in records else value
+        for name, value in V2_DEFAULTS.items()
+    }
+    return records.assign(**filled)
+
+
 def expected_summaries(records: pd.DataFrame) -> dict[tuple[str, str, int], dict[str, Any]]:
-    """(session, car, lap) -> the summary of every lap seen from line to line."""
+    """(session, car, lap) -> the summary of every lap seen from line to line, and of lap 1
+    of a race from lights out (a car first seen on lap 1 behind the line)."""
     out: dict[tuple[str, str, int], dict[str, Any]] = {}
-    df = records.sort_values("timestamp", kind="stable")
+    df = with_defaults(records).sort_values("timestamp", kind="stable")
     for (session, car), g in df.groupby(["session_id", "car_id"], sort=True):
         g = g.drop_duplicates("timestamp").reset_index(drop=True)
         laps = g["lap"].to_numpy()
         seen = set(laps.tolist())
-        first = int(laps[0])
+        first = g.iloc[0]
+        standing = is_standing_start(int(first["lap"]), float(first["lap_distance_m"]))
+        # Time in the pit box: each pit_stop sample adds the time since the sample before.
+        since_last = g["timestamp"].diff().fillna(0)
+        stopped_us = since_last.where(g["pit_status"] == "pit_stop", 0)
         for lap in sorted(seen):
-            if lap == first or lap - 1 not in seen or lap + 1 not in seen:
+            if lap + 1 not in seen:
+                continue
+            from_grid = standing and lap == int(first["lap"])
+            if not from_grid and (lap == int(first["lap"]) or lap - 1 not in seen):
                 continue
             cur = g[g["lap"] == lap]
-            start = round(_crossing(g[g["lap"] == lap - 1].iloc[-1], cur.iloc[0]))
-            end = round(_crossing(cur.iloc[-1], g[g["lap"] == lap + 1].iloc[0]))
+            after = g[g["lap"] == lap + 1].iloc[0]
+            if from_grid:
+                start = round(
+                    standing_start_us(float(first["timestamp"]), float(first["sim_time_s"]))
+                )
+            else:
+                start = round(_crossing(g[g["lap"] == lap - 1].iloc[-1], cur.iloc[0]))
+            end = round(_crossing(cur.iloc[-1], after))
             b2 = round(_boundary(cur, 2))
             b3 = round(_boundary(cur, 3))
             speed = cur["speed_kmh"].astype(float)
@@ -77,6 +116,12 @@ def expected_summaries(records: pd.DataFrame) -> dict[tuple[str, str, int], dict
                 "max_g_long": cur["g_long"].astype(float).max(),
                 "min_g_long": cur["g_long"].astype(float).min(),
                 "sample_count": len(cur),
+                "tyre_compound": cur["tyre_compound"].iloc[-1],
+                "tyre_age_laps": int(cur["tyre_age_laps"].iloc[-1]),
+                "in_lap": bool(after["pit_status"] != "none"),
+                "out_lap": bool(cur["pit_status"].iloc[0] != "none"),
+                "standing_start": bool(from_grid),
+                "pit_stop_s": float(stopped_us[cur.index].sum()) / 1e6,
             }
     return out
 

@@ -1,5 +1,6 @@
 """Avro sample data shared by the serializer and decoder tests: a record of every primitive
-type, and columns of it that start with each type's edge values."""
+type, columns of it that start with each type's edge values, and telemetry v2's fields for
+simulated records."""
 
 from __future__ import annotations
 
@@ -58,3 +59,34 @@ def primitive_columns(rng: np.random.Generator, rows: int) -> dict[str, Any]:
         "b": rng.random(rows) < 0.5,
         "u": np.array(["session-1"] * rows, dtype=object),
     }
+
+
+# Telemetry v2's fields with a race car's values, for batches and records of a simulator that
+# does not fill them (yet): the values vary by row, so the strings have several lengths.
+_RACE_VALUES: dict[str, tuple[Any, ...]] = {
+    "session_kind": ("race",),
+    "tyre_compound": ("soft", "medium", "hard"),
+    "tyre_age_laps": (0, 3, 17, 41),
+    "pit_status": ("none", "none", "none", "pit_lane", "pit_stop"),
+    "pit_stops": (0, 1, 2),
+    "car_status": ("running", "running", "finished"),
+}
+
+
+def with_race_columns(batch: dict[str, Any]) -> dict[str, Any]:
+    """A telemetry column batch with every field telemetry v2 added: the batch's own where it
+    has them, else values of a race car."""
+    rows = len(batch["car_id"])
+    out = dict(batch)
+    for name, values in _RACE_VALUES.items():
+        if name not in out:
+            dtype = np.int64 if isinstance(values[0], int) else object
+            out[name] = np.array(values, dtype=dtype)[np.arange(rows) % len(values)]
+    return out
+
+
+def with_race_fields(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Telemetry records with every field telemetry v2 added (as :func:`with_race_columns`)."""
+    return [
+        {**{n: v[i % len(v)] for n, v in _RACE_VALUES.items()}, **r} for i, r in enumerate(records)
+    ]

@@ -1,6 +1,11 @@
 """Records for the dashboard's unit tests: the telemetry of a car whose distance follows a
 given function of time (on a 100 m lap, with hand-checkable numbers), and a lap summary as the
-analytics job publishes it."""
+analytics job publishes it.
+
+The car starts from a race grid slot ``grid_m`` behind the line (1 m by default) at lights
+out, session time 0, so its lap 1 is timed from then (as every service times it, see
+circuit/lap_line.py); with ``grid_m=0`` it starts on the line, as a practice car whose lap 1
+is not timed."""
 
 from __future__ import annotations
 
@@ -14,10 +19,12 @@ START_US = 1_700_000_000_000_000
 
 
 def lap_two_faster(t_s: float) -> float:
-    """Total distance: 10 m/s until 10.2 s (lap 1 takes 10 s), then 12.5 m/s.
+    """Distance from the start: 10 m/s until 10.2 s, then 12.5 m/s.
 
-    The speed changes on a sample (10.2 s), not between two, so the linear interpolation
-    over the line is exact: lap 2 ends when 102 + 12.5 (t - 10.2) = 200, at 18.04 s.
+    From the default grid slot 1 m behind the line, the line is crossed at 0.1 s and lap 1
+    ends at 101 m, at 10.1 s. The speed changes on a sample (10.2 s), not between two, so the
+    linear interpolation over the line is exact: lap 2 ends when 102 + 12.5 (t - 10.2) =
+    201, at 18.12 s (a lap of 8.02 s).
     """
     return 10.0 * t_s if t_s <= 10.2 else 102.0 + 12.5 * (t_s - 10.2)
 
@@ -29,13 +36,16 @@ def records(
     driver: str = "VER",
     session: str = "s-1",
     lap_m: float = LAP_M,
+    grid_m: float = 1.0,
 ) -> Iterator[dict[str, Any]]:
-    """Telemetry records of a car whose total distance follows ``total_m(t)``."""
+    """Telemetry records of a car whose distance from its start follows ``total_m(t)``, the
+    start being ``grid_m`` behind the line."""
     for k in ticks:
         t_us = k * TICK_US
         t = t_us / 1e6
-        total = total_m(t)
-        lap = math.floor(total / lap_m + 1e-9) + 1
+        position = total_m(t)
+        total = position - grid_m
+        lap = math.floor(max(total, 0.0) / lap_m + 1e-9) + 1
         yield {
             "session_id": session,
             "car_id": car,
@@ -43,10 +53,10 @@ def records(
             "timestamp": START_US + t_us,
             "sim_time_s": t,
             "lap": lap,
-            "lap_distance_m": max(0.0, total - (lap - 1) * lap_m),
+            "lap_distance_m": total - (lap - 1) * lap_m,
             "total_distance_m": total,
-            "x_m": total,
-            "y_m": -total,
+            "x_m": position,
+            "y_m": -position,
             "speed_kmh": 36.0 if t <= 10.2 else 45.0,
             "throttle": 1.0,
             "brake": 0.0,

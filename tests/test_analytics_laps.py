@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.laps import INPUT_COLUMNS, LapState, advance
+from analytics.laps import INPUT_COLUMNS, INPUT_DTYPES, LapState, advance
 from circuit import silverstone
 from producer.simulation import Simulation, concat_batches
-from tests.analytics_reference import assert_summaries_match, expected_summaries
+from tests.analytics_reference import assert_summaries_match, expected_summaries, with_defaults
 
 
 @pytest.fixture(scope="module")
@@ -21,11 +21,12 @@ def telemetry() -> pd.DataFrame:
 
 
 def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    cols = {name: df[name].to_numpy() for name in INPUT_COLUMNS if name != "ts_us"}
-    cols["ts_us"] = df["timestamp"].to_numpy(dtype=np.int64)
-    for name in ("lap", "sector"):
-        cols[name] = cols[name].astype(np.int64)
-    return cols
+    """The job's input columns of telemetry rows, as the Spark job hands them over (a field
+    an older writer did not have holds the schema's default)."""
+    df = with_defaults(df).rename(columns={"timestamp": "ts_us"})
+    return {
+        name: df[name].to_numpy(dtype=INPUT_DTYPES.get(name, np.float64)) for name in INPUT_COLUMNS
+    }
 
 
 def _run(df: pd.DataFrame, chunks: list[int]) -> tuple[dict, dict[str, LapState | None]]:

@@ -6,7 +6,13 @@ import math
 
 import pytest
 
-from circuit.lap_line import crossing_share, crossing_time, line_total_m
+from circuit.lap_line import (
+    crossing_share,
+    crossing_time,
+    is_standing_start,
+    line_total_m,
+    standing_start_us,
+)
 
 
 def test_line_crossing_is_interpolated_by_distance() -> None:
@@ -58,3 +64,18 @@ def test_samples_that_disagree_about_the_line_are_clamped_to_them() -> None:
     # before the first sample, nor after the second.
     assert crossing_time(0, 1005.0, 100, 1010.0, 20.0) == 0.0
     assert crossing_time(0, 950.0, 100, 960.0, -50.0) == 100.0
+
+
+def test_a_race_grid_behind_the_line_is_a_standing_start() -> None:
+    assert is_standing_start(1, -8.0)  # a grid slot 8 m behind the line
+    assert not is_standing_start(1, 0.0)  # on the line: a practice car, or already moving
+    assert not is_standing_start(1, 2345.0)  # mid-lap: practice, or a stream joined late
+    assert not is_standing_start(2, -0.5)  # only lap 1 starts from the grid
+
+
+def test_lights_out_is_session_time_zero_from_any_record() -> None:
+    start = 1_751_800_000_000_000
+    assert standing_start_us(start, 0.0) == start  # a record at lights out
+    assert standing_start_us(start + 3_250_000, 3.25) == start  # 3.25 s later
+    # At 100 Hz, a long way into a session: still the microsecond.
+    assert standing_start_us(start + 5_400_000_010, 5400.00001) == pytest.approx(start, abs=0.5)

@@ -9,6 +9,7 @@ import time
 from typing import Any
 from unittest.mock import patch
 
+import pytest
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END
 from fastavro import parse_schema, schemaless_writer
 
@@ -17,11 +18,16 @@ from dashboard.model import GridModel
 from dashboard.settings import Settings
 from runtime.endpoints import Endpoints
 from schemas.serde import frame, telemetry_deserializer
-from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE, Topics
+from schemas.topics import HISTORY_DIR, LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE, Topics
 from tests.dashboard_samples import records, summary
 from tests.fakes import FakeConsumer, FakeMessage, FakeRegistry
 
-SCHEMAS = {1: TELEMETRY_SCHEMA_FILE.read_text(), 2: LAP_SUMMARY_SCHEMA_FILE.read_text()}
+SCHEMAS = {
+    1: TELEMETRY_SCHEMA_FILE.read_text(),
+    2: LAP_SUMMARY_SCHEMA_FILE.read_text(),
+    3: (HISTORY_DIR / "telemetry.v1.avsc").read_text(),
+    4: (HISTORY_DIR / "lap_summary.v1.avsc").read_text(),
+}
 TOPICS = Topics(telemetry="t-telemetry", analytics="t-analytics")
 ENDPOINTS = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "", "f1", "b")
 
@@ -179,3 +185,31 @@ def test_the_thread_consumes_until_stopped_then_closes_its_consumer() -> None:
     f.stop()
     f.join(timeout=5)
     assert not f.is_alive() and consumer.closed
+
+
+def test_v1_and_v2_records_in_one_topic_feed_the_model_alike() -> None:
+    # car-01 from a v1 producer (practice, from the line); car-02 from a v2 one, on a race
+    # grid 1 m behind the line (a negative lap distance), on softs.
+    f, model, _ = feed()
+    v1 = [encode(3, r) for r in records(range(0, 70), grid_m=0.0)]
+    race = {"session_kind": "race", "tyre_compound": "soft", "tyre_age_laps": 0}
+    v2 = [encode(1, {**r, **race}) for r in records(range(0, 70), car="car-02", driver="HAM")]
+    assert model.status.decode_errors == 0
+    f._handle([FakeMessage("t-telemetry", v) for pair in zip(v1, v2, strict=True) for v in pair])
+    f._handle(
+        [
+            FakeMessage("t-analytics", encode(4, summary(lap=2))),
+            FakeMessage("t-analytics", encode(2, {**summary(lap=1), "standing_start": True})),
+        ]
+    )
+    assert model.status.decode_errors == 0
+    old, new = model.cars["car-01"], model.cars["car-02"]
+    assert old.latest is not None and old.latest["tyre_compound"] == "unknown"  # the default
+    assert new.latest is not None and new.latest["tyre_compound"] == "soft"
+    # The same laps by the same rule: lap 1 counts from the grid only.
+    assert [c.lap for c in old.completed] == [2] and [c.lap for c in new.completed] == [1, 2]
+    assert new.completed[0].time_s == pytest.approx(10.1)
+    assert old.completed[0].time_s == pytest.approx(8.04)
+    rows = {r["lap"]: r for r in model.laps.session_rows("s-1")}
+    assert rows[1]["standing_start"] and not rows[2]["standing_start"]  # v1: the default
+    assert rows[2]["tyre_compound"] == "unknown" and rows[2]["lap_time_s"] == 87.0

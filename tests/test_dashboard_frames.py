@@ -67,14 +67,15 @@ def test_a_new_lap_resets_the_trace_and_brings_the_reference_and_delta() -> None
     model = model_with(range(0, 30))
     reader = FrameReader()
     reader.next_frame(model)
-    model.ingest(records(range(30, 45)))  # lap 1 ends at 10.0 s; now at 13.2 s
+    model.ingest(records(range(30, 45)))  # lap 1 ends at 10.1 s; now at 13.2 s
     frame = reader.next_frame(model)
     assert frame.trace_reset
     assert frame.reference is not None and frame.reference["distance_m"][-1] == 100.0
     assert frame.trace is not None and frame.trace["distance_m"][0] == 0.0
-    # Lap 2 reaches 10 m at 0.84 s, lap 1 did at 1.0 s: 0.16 s gained.
-    assert frame.trace["delta"][:2] == [0.0, pytest.approx(-0.16)]
-    assert frame.text["last"] == frame.text["best"] == "0:10.000"
+    # Lap 1 was timed from lights out, 1 m behind the line: it passed 0 m at 0.1 s and 10 m
+    # at 1.1 s. Lap 2 passes 10 m at 0.82 s: 0.28 s gained.
+    assert frame.trace["delta"][:2] == [pytest.approx(-0.1), pytest.approx(-0.28)]
+    assert frame.text["last"] == frame.text["best"] == "0:10.100"
     assert frame.text["lap"] == "2" and frame.text["delta_sign"] == "gain"
 
 

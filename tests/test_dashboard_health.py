@@ -11,7 +11,7 @@ from tests.dashboard_samples import records
 
 def test_counts_records_and_laps_per_car_and_summaries_per_session() -> None:
     model = GridModel(step_m=1.0)
-    model.ingest(records(range(70)))  # 21 s: lap 1 (10 s) and lap 2 (8.04 s) completed
+    model.ingest(records(range(70)))  # 21 s: lap 1 (10.1 s) and lap 2 (8.02 s) completed
     model.ingest(records(range(5), car="car-02", driver="HAM"))
     model.laps.add({"session_id": "s-1", "car_id": "car-01", "lap": 1, "lap_time_s": 10.0})
     model.status.broker = "up"

@@ -19,18 +19,19 @@ def fed(ticks: range, **kwargs: Any) -> GridModel:
 
 
 def test_lap_time_is_interpolated_at_the_line() -> None:
-    # Samples at 9.9 s (99 m) and 10.2 s (102 m): the line is crossed at exactly 10.0 s.
+    # From a grid slot 1 m behind the line, lap 1 is timed from lights out (session time 0).
+    # Samples at 9.9 s (98 m) and 10.2 s (101 m): the line is crossed at exactly 10.1 s.
     car = fed(range(0, 40)).cars["car-01"]
     assert car.lap == 2
     assert car.last is not None and car.last.lap == 1
-    assert car.last.time_s == pytest.approx(10.0)
+    assert car.last.time_s == pytest.approx(10.1)
     assert car.best is car.last
-    assert car.lap_start_us == pytest.approx(START_US + 10_000_000)
-    # The new lap's trace starts at the line with t = 0; 10 m into it (110 m) is reached at
-    # 102 + 12.5 (t - 10.2) = 110, t = 10.84 s.
+    assert car.lap_start_us == pytest.approx(START_US + 10_100_000)
+    # The new lap's trace starts at the line with t = 0; 10 m into it (111 m from the start)
+    # is reached at 102 + 12.5 (t - 10.2) = 111, t = 10.92 s.
     assert car.trace.start == 0
     assert car.trace.values["t_s"][0] == 0.0
-    assert car.trace.values["t_s"][1] == pytest.approx(0.84)
+    assert car.trace.values["t_s"][1] == pytest.approx(0.82)
 
 
 def test_completed_lap_trace_covers_the_whole_lap() -> None:
@@ -38,13 +39,40 @@ def test_completed_lap_trace_covers_the_whole_lap() -> None:
     assert car.last is not None
     lap1 = car.last.trace
     assert (lap1.start, lap1.end) == (0, 11)  # 0..100 m, both ends
-    np.testing.assert_allclose(lap1.values["t_s"], np.arange(11) * 1.0)
+    # Times since lights out: the line (0 m) at 0.1 s, then 10 m a second.
+    np.testing.assert_allclose(lap1.values["t_s"], np.arange(11) + 0.1)
+
+
+def test_a_car_on_the_grid_waits_behind_the_line_then_lap_1_counts_from_lights_out() -> None:
+    def from_rest(t: float) -> float:  # standing until 1.2 s, then 10 m/s
+        return 0.0 if t <= 1.2 else 10.0 * (t - 1.2)
+
+    model = GridModel(step_m=10.0)
+    model.ingest(records(range(0, 3), total_m=from_rest, grid_m=8.0))  # at rest, lap 1, -8 m
+    car = model.cars["car-01"]
+    assert car.lap == 1 and car.lap_start_us == START_US
+    assert car.trace.empty  # nothing of the lap (0..100 m) reached yet
+    assert car.lap_elapsed_s(START_US + 600_000) == pytest.approx(0.6)  # the timer runs
+    model.ingest(records(range(3, 60), total_m=from_rest, grid_m=8.0))
+    assert car.last is not None and car.last.lap == 1
+    # 108 m from the slot at 10 m/s after 1.2 s at rest: the lap ends at 12.0 s.
+    assert car.last.time_s == pytest.approx(12.0)
+    assert car.last.trace.complete_from_start
+    assert car.last.trace.values["t_s"][0] == pytest.approx(2.0)  # the line at 2.0 s
+
+
+def test_a_practice_car_starting_on_the_line_has_no_lap_1_time() -> None:
+    # Not behind the line: not a race grid, so the start of its first lap was not seen.
+    car = fed(range(0, 70), grid_m=0.0).cars["car-01"]  # laps end at 10.0 and 18.04 s
+    assert [c.lap for c in car.completed] == [2]
+    assert car.best is not None and car.best.time_s == pytest.approx(8.04)
+    assert math.isnan(fed(range(0, 5), grid_m=0.0).cars["car-01"].lap_elapsed_s(START_US))
 
 
 def test_a_faster_lap_becomes_the_reference() -> None:
-    car = fed(range(0, 70)).cars["car-01"]  # to 20.7 s: lap 2 ended at 18.04 s
+    car = fed(range(0, 70)).cars["car-01"]  # to 20.7 s: lap 2 ended at 18.12 s
     assert car.lap == 3
-    assert car.last is not None and car.last.time_s == pytest.approx(8.04)
+    assert car.last is not None and car.last.time_s == pytest.approx(8.02)
     assert car.best is car.last
     assert [c.lap for c in car.completed] == [1, 2]
     assert car.completed_lap(1) is not None and car.completed_lap(3) is None
@@ -54,21 +82,21 @@ def test_a_slower_lap_does_not_replace_the_reference() -> None:
     def slower_second_lap(t: float) -> float:
         return 10.0 * t if t <= 10.2 else 102.0 + 5.0 * (t - 10.2)
 
-    car = fed(range(0, 110), total_m=slower_second_lap).cars["car-01"]  # lap 2 ends at 29.8 s
-    assert car.last is not None and car.last.time_s == pytest.approx(19.8)
+    car = fed(range(0, 110), total_m=slower_second_lap).cars["car-01"]  # lap 2 ends at 30.0 s
+    assert car.last is not None and car.last.time_s == pytest.approx(19.9)
     assert car.best is not None and car.best.lap == 1
 
 
 def test_a_car_joined_mid_lap_has_no_lap_time_until_it_crosses_the_line() -> None:
-    car = fed(range(40, 50)).cars["car-01"]  # from 12.0 s, lap 2 at 25 m
+    car = fed(range(40, 50)).cars["car-01"]  # from 12.0 s, lap 2 at 23.5 m
     assert car.lap == 2
     assert car.lap_start_us is None
     assert math.isnan(car.lap_elapsed_s(START_US + 13_000_000))
     assert not car.trace.complete_from_start
 
-    car = fed(range(40, 70)).cars["car-01"]  # lap 2 ends at 18.04 s, seen only partly
+    car = fed(range(40, 70)).cars["car-01"]  # lap 2 ends at 18.12 s, seen only partly
     assert car.last is None and car.best is None  # a partial lap is never a lap time
-    assert car.lap == 3 and car.lap_start_us == pytest.approx(START_US + 18_040_000)
+    assert car.lap == 3 and car.lap_start_us == pytest.approx(START_US + 18_120_000)
 
 
 def test_a_gap_over_the_line_leaves_the_lap_start_unknown() -> None:

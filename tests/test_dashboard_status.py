@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.lap_compare import lap_options, metric_bars, table_data, title_of
+from dashboard.lap_compare import lap_options, metric_differences, table_data, title_of
 from dashboard.model import FeedStatus
 from dashboard.settings import Settings
 from dashboard.status import describe
@@ -97,9 +97,19 @@ def test_lap_table_marks_the_best_lap_and_shows_fractions_as_percent() -> None:
     assert list(lap_options(rows).values()) == ["car-01|2", "car-01|1", "car-01|3"]
 
 
-def test_metric_bars_group_metrics_of_one_unit() -> None:
-    bars = metric_bars(summary(1), {**summary(2), "sector1_s": 27.5})
-    assert [b.title for b in bars] == ["Sector times (s)", "Speeds (km/h)", "Shares (%)"]
-    assert bars[0].metrics == ["Sector 1", "Sector 2", "Sector 3"]
-    assert bars[0].a == [28.0, 33.0, 26.0] and bars[0].b[0] == 27.5
-    assert bars[2].a == pytest.approx([65.0, 16.0])
+def test_lap_comparison_shows_a_minus_b_coloured_by_sign() -> None:
+    a = {**summary(1), "lap_time_s": 86.8, "sector1_s": 27.5, "max_speed_kmh": 320.0}
+    groups = metric_differences(a, summary(2))
+    assert [g.title for g in groups] == [
+        "Lap and sector times, A \u2212 B (s, + = A slower)",
+        "Speeds, A \u2212 B (km/h, + = A faster)",
+        "Shares, A \u2212 B (%, + = A more)",
+    ]
+    times, speeds, shares = groups
+    assert times.metrics[1:] == ["Sector 1", "Sector 2", "Sector 3"]
+    assert times.diffs == pytest.approx([-0.2, -0.5, 0.0, 0.0])
+    assert times.colours[:3] == ["#2ecc71", "#2ecc71", "#8893a5"]  # A gained, then level
+    assert speeds.diffs == pytest.approx([0.0, 2.0, 0.0]) and speeds.colours[1] == "#2ecc71"
+    slower = metric_differences(summary(1), {**summary(2), "sector2_s": 32.0})[0]
+    assert slower.diffs[2] == pytest.approx(1.0) and slower.colours[2] == "#ff453a"
+    assert shares.diffs == pytest.approx([0.0, 0.0])

@@ -13,13 +13,26 @@ def test_consumers_start_before_the_simulator_with_the_health_endpoint() -> None
     dashboard = commands["dashboard"]
     assert dashboard[dashboard.index("--plugins") + 1] == "dashboard.health"
     assert dashboard[dashboard.index("--port") + 1] == "5123"
-    assert commands["simulator"][-6:] == ["--cars", "5", "--rate", "2", "--laps", "3"]
+    assert commands["simulator"][-8:] == [
+        "--session",
+        "race",
+        "--cars",
+        "5",
+        "--rate",
+        "2",
+        "--laps",
+        "3",
+    ]
 
 
-def test_until_ctrl_c_by_default_and_extra_flags_reach_the_simulator(tmp_path: Path) -> None:
+def test_a_grand_prix_by_default_and_extra_flags_reach_the_simulator(tmp_path: Path) -> None:
     options = Options(simulator_args=("--seed", "4"), env={"F1_TELEMETRY_TOPIC": "t"})
     simulator = service_commands(options)["simulator"]
+    # A race of the full distance (f1-simulate's default race laps), then the flag.
     assert "--laps" not in simulator and simulator[-2:] == ["--seed", "4"]
+    assert simulator[simulator.index("--session") + 1] == "race"
+    practice = service_commands(Options(session="practice"))["simulator"]
+    assert practice[practice.index("--session") + 1] == "practice"
     platform = Platform(Options(env={"F1_TELEMETRY_TOPIC": "t"}, logs_dir=tmp_path))
     assert platform.env["F1_TELEMETRY_TOPIC"] == "t"
     assert platform.services["sink-influx"].log_file == tmp_path / "demo-sink-influx.log"

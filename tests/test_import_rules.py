@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "analytics": {"runtime", "schemas", "circuit"},
     "dashboard": {"runtime", "schemas", "circuit", "storage"},
     "stack": {"runtime", "schemas"},
+    "ingest": {"runtime", "schemas"},
 }
 PACKAGES = set(ALLOWED)
 # Not installed with the application: nothing of it may be imported by a production package.

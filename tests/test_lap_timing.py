@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.laps import INPUT_COLUMNS, advance
+from analytics.laps import INPUT_COLUMNS, INPUT_DTYPES, advance
 from circuit import load_track_csv
 from dashboard.model import GridModel
 from producer.cli import LapWatch
 from producer.report import lap_report
 from producer.simulation import Simulation, to_records
-from tests.analytics_reference import expected_summaries
+from tests.analytics_reference import expected_summaries, with_defaults
 from tests.circuit_samples import write_oval_csv
 
 HZ = 50
@@ -43,9 +43,8 @@ def test_every_service_times_the_same_laps_alike(batch: dict[str, np.ndarray]) -
 
     frame = pd.DataFrame(batch)
     analytics = {}
-    for car, g in frame.groupby("car_id"):
-        columns = {name: g[name].to_numpy() for name in INPUT_COLUMNS if name != "ts_us"}
-        columns["ts_us"] = g["timestamp"].to_numpy()
+    for car, g in with_defaults(frame).rename(columns={"timestamp": "ts_us"}).groupby("car_id"):
+        columns = {n: g[n].to_numpy(dtype=INPUT_DTYPES.get(n, float)) for n in INPUT_COLUMNS}
         _, done = advance("timing", str(car), None, columns)
         analytics.update({(s["car_id"], s["lap"]): s["lap_time_s"] for s in done})
     reference = {(c, lap): s["lap_time_s"] for (_, c, lap), s in expected_summaries(frame).items()}

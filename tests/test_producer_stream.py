@@ -10,7 +10,9 @@ from producer import cli
 from producer.cli import LapWatch, Settings, block_ticks, build_parser, stream
 from producer.kafka_output import DeliveryStats, produce_all
 from producer.pacing import Rate
+from producer.session import SessionPlan
 from producer.simulation import TELEMETRY_FIELDS, Simulation, concat_batches
+from producer.strategy import Strategy
 from runtime.command import StopSignal
 from tests.fakes import FakeProducer
 
@@ -51,33 +53,73 @@ def test_block_ticks() -> None:
     assert block_ticks(Rate(1000.0)) == cli.MAX_BLOCK_TICKS
 
 
-def _run_ticks(n_cars: int, ticks: int) -> dict[str, np.ndarray]:
-    return Simulation(silverstone(), n_cars=n_cars, seed=2).run(ticks)
+def test_blocks_give_the_same_records_when_cars_finish_and_stop() -> None:
+    """A race in which cars pit and finish on ticks inside the blocks."""
+    session = SessionPlan(kind="race", laps=2)
+    strategies = [Strategy(("soft", "medium"), (1,), (2.4,))] * 3
+
+    def sim() -> Simulation:
+        return Simulation(
+            silverstone(),
+            3,
+            seed=5,
+            session=session,
+            strategies=strategies,
+            session_start_us=START_US,
+        )
+
+    whole = sim().run_to_end(block_ticks=1000)
+    stepped = sim()
+    parts, sizes = [], [1, 7, 50, 3, 250, 99, 1000]
+    while not stepped.finished:
+        parts.append(stepped.step_block(sizes[len(parts) % len(sizes)]))
+    joined = concat_batches(parts)
+    for name in TELEMETRY_FIELDS:
+        assert np.array_equal(whole[name], joined[name]), name
+    assert stepped.step_block(10)["lap"].size == 0  # nothing after the end
+    assert set(joined["pit_status"].tolist()) == {"none", "pit_lane", "pit_stop"}
+
+
+def _race_records() -> dict[str, np.ndarray]:
+    sim = Simulation(
+        silverstone(),
+        3,
+        seed=2,
+        session=SessionPlan(kind="race", laps=2),
+        session_start_us=START_US,
+    )
+    return sim.run_to_end()
 
 
 def test_lap_watch_on_blocks_matches_tick_by_tick() -> None:
-    n = 3
-    batch = _run_ticks(n, 9300)
-    per_tick = LapWatch(n, laps=1)
-    expected, stop = [], None
-    for t in range(9300):
-        row = {k: v[t * n : (t + 1) * n] for k, v in batch.items()}
-        expected += [(t, *item) for item in per_tick.update(row)]
-        if per_tick.completed.min() >= 1:
-            stop = t
-            break
-    assert stop is not None
-    blocks = LapWatch(n, laps=1)
+    batch = _race_records()
+    rows = len(batch["lap"])
+    per_row = LapWatch(3)
+    expected = []
+    for r in range(rows):  # any split of the rows, down to one record at a time
+        expected += per_row.update({k: v[r : r + 1] for k, v in batch.items()})
+    blocks = LapWatch(3)
     got, offset = [], 0
-    for size in [1, 50, 333, 1000] * 20:
-        block = {k: v[offset * n : (offset + size) * n] for k, v in batch.items()}
-        got += [(offset + t, *rest) for t, *rest in blocks.finished(block)]
-        if blocks.done_tick is not None:
-            assert offset + blocks.done_tick == stop
-            break
+    for size in [1, 50, 333, 1000] * 200:
+        block = {k: v[offset : offset + size] for k, v in batch.items()}
+        got += [(offset + r, *rest) for r, *rest in blocks.finished(block)]
         offset += size
-    assert got == expected
-    assert np.array_equal(blocks.completed, per_tick.completed)
+        if offset >= rows:
+            break
+    assert [item[1:] for item in got] == expected
+    assert np.array_equal(blocks.completed, per_row.completed)
+    # Every lap of every car: lap 1 from lights out, lap 2 up to the flag.
+    assert sorted((car, lap) for car, lap, _ in expected) == [
+        (f"car-0{i}", lap) for i in (1, 2, 3) for lap in (1, 2)
+    ]
+    for car, lap, lap_time in expected:
+        sel = batch["car_id"] == car
+        if lap == 1:
+            # A standing start from behind the line, timed from session time 0.
+            assert 86.0 < lap_time < 100.0, (car, lap_time)
+        else:
+            assert 84.0 < lap_time < 110.0, (car, lap_time)
+        assert batch["lap"][sel][-1] == 3
 
 
 class ListSink:
@@ -91,35 +133,33 @@ class ListSink:
         return 0
 
 
-@pytest.fixture(scope="module")
-def one_lap_reference() -> dict[str, np.ndarray]:
-    """Two cars' records, tick by tick, up to (not including) the tick on which the last car
-    finishes lap 1: what ``f1-simulate --laps 1`` sends."""
-    batch = Simulation(silverstone(), 2, seed=1, session_start_us=START_US).run(9500)
-    watch = LapWatch(2)
-    for t in range(9500):
-        watch.update({k: v[2 * t : 2 * t + 2] for k, v in batch.items()})
-        if watch.completed.min() >= 1:
-            return {k: v[: 2 * t] for k, v in batch.items()}
-    raise AssertionError("no lap completed")
-
-
 @pytest.mark.parametrize("block", [7, 50])
 def test_stream_sends_the_same_records_at_any_block_size(
-    block: int, one_lap_reference: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
+    block: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """``f1-simulate --laps 1`` sends each car's records up to its first sample past the
+    line after one full lap, whatever the block size."""
     monkeypatch.setattr(cli, "block_ticks", lambda _rate: block)
     args = build_parser().parse_args(
         ["--cars", "2", "--laps", "1", "--rate", "max", "--session-start", str(START_US / 1e6)]
     )
     settings = Settings.from_args(args)
     assert settings.session_start_us == START_US
-    sim = Simulation(silverstone(), 2, seed=1, session_start_us=START_US)
+    reference = Simulation(
+        silverstone(), 2, seed=1, session_start_us=START_US, session=SessionPlan(laps=1)
+    ).run_to_end()
+    sim = cli.simulation(settings)
     sink = ListSink()
     assert stream(sim, sink, settings, StopSignal()) == 0
     got = concat_batches(sink.batches)
     for name in TELEMETRY_FIELDS:
-        assert np.array_equal(got[name], one_lap_reference[name]), name
+        assert np.array_equal(got[name], reference[name]), name
+    for car in ("car-01", "car-02"):
+        laps = got["lap"][got["car_id"] == car]
+        status = got["car_status"][got["car_id"] == car]
+        # Lap 1 began mid-lap, lap 2 is the full lap, the last record is on lap 3.
+        assert laps[-1] == 3 and laps[-2] == 2
+        assert status[-1] == "finished" and set(status[:-1]) == {"running"}
 
 
 @pytest.mark.parametrize("full_every", [2, 3, 7, 1000])

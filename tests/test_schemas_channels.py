@@ -25,6 +25,8 @@ def _schema(record: str) -> dict:
 @pytest.mark.parametrize("record", channels.RECORDS)
 def test_every_field_doc_matches_the_table(record: str) -> None:
     schema = _schema(record)
+    v1 = json.loads((SCHEMA_DIR / "history" / f"{record}.v1.avsc").read_text())
+    first_release = {f["name"] for f in v1["fields"]}
     table = {c.name: c for c in channels.channels(record)}
     assert [f["name"] for f in schema["fields"]] == list(table), "same fields, same order"
     for f in schema["fields"]:
@@ -45,8 +47,21 @@ def test_every_field_doc_matches_the_table(record: str) -> None:
             assert (ftype["type"], ftype.get("logicalType")) == (c.avro_type, c.logical_type)
         else:
             assert (ftype, None) == (c.avro_type, c.logical_type), f["name"]
-        assert "default" not in f, "v1 fields are all required"
+        if f["name"] in first_release:
+            assert "default" not in f, f"{f['name']}: the fields of v1 are all required"
+        else:
+            assert "default" in f, f"{f['name']}: a field added since v1 needs a default"
+            _assert_default_allowed(f["default"], c)
     assert channels.doc_mismatches(schema, record) == []
+
+
+def _assert_default_allowed(default: object, c: channels.Channel) -> None:
+    if c.avro_type == "string":
+        assert isinstance(default, str) and re.fullmatch(str(c.pattern), default), c.name
+    elif c.avro_type == "boolean":
+        assert default is False, c.name
+    else:
+        assert isinstance(default, int | float) and c.minimum <= default <= c.maximum, c.name
 
 
 def test_doc_mismatches_names_the_disagreement() -> None:
@@ -86,6 +101,15 @@ def test_lookup_helpers() -> None:
     )
     assert channels.channel("gear").influx_type == "integer"
     assert channels.channel("drs").influx_type == "boolean"
+    # Strings that are not identifiers are string fields, not tags (no series per value).
+    assert channels.channel("tyre_compound").influx_type == "string"
+    assert channels.channel("pit_status").kind == "discrete"
+    assert channels.pattern_values(channels.channel("pit_status").pattern) == (
+        "none",
+        "pit_lane",
+        "pit_stop",
+    )
+    assert channels.pattern_values(channels.channel("car_id").pattern) == ()
     assert channels.channel("lap_time_s", channels.LAP_SUMMARY).unit == "s"
     assert channels.tag_names() == ("session_id", "car_id", "driver")
     types = channels.influx_types()
@@ -104,6 +128,12 @@ def test_parse_doc() -> None:
     assert d.pattern == "^[A-Z]{3}$"
     with pytest.raises(ValueError, match="Unit"):
         channels.parse_doc("Speed in km/h")
+
+
+def test_a_race_grid_is_inside_the_distance_ranges() -> None:
+    # Telemetry v2: a grid stands up to ~2 km behind the line before lights out.
+    for name in ("lap_distance_m", "total_distance_m"):
+        assert channels.channel(name).minimum == -2000
 
 
 def test_readme_embeds_the_generated_tables() -> None:

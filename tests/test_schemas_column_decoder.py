@@ -24,11 +24,12 @@ from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import DecodeError
 from schemas.topics import HISTORY_DIR
 from tests import avro_samples
-from tests.avro_samples import PRIMITIVES
+from tests.avro_samples import PRIMITIVES, with_race_fields
 from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
 LAP_SUMMARY = load_schema("lap_summary")
+TELEMETRY_V1 = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
 
 
 def decoders(
@@ -88,7 +89,7 @@ def fastavro_records(schema: dict[str, Any], values: list[bytes]) -> list[dict[s
 def simulated(rows_per_car: int = 30, cars: int = 20, seed: int = 3) -> list[dict[str, Any]]:
     sim = Simulation(silverstone(), n_cars=cars, seed=seed, drs_enabled=True)
     sim.step_block(200)
-    records = to_records(sim.step_block(rows_per_car))
+    records = with_race_fields(to_records(sim.step_block(rows_per_car)))
     for r in records:
         r["steering"] = max(-1.0, min(1.0, -r["steering"] / 180.0))
     return records
@@ -185,10 +186,10 @@ def test_the_writer_schema_id_in_each_header_is_used() -> None:
     assert_like_each_record(decoded, reference, values)
 
 
-def test_records_of_other_schema_versions_are_resolved_one_by_one_in_batch_order() -> None:
+def test_records_of_other_schema_versions_are_resolved_in_batch_order() -> None:
     reader = json.loads(json.dumps(PRIMITIVES))
     reader["fields"].append({"name": "n", "type": "long", "default": -7})
-    older = PRIMITIVES  # without n: resolved with the default
+    older = PRIMITIVES  # without n: the reader's first fields (numpy), n the default
     newer = json.loads(json.dumps(reader))
     newer["fields"].insert(2, {"name": "extra", "type": "double"})  # dropped by the reader
     promoted = json.loads(json.dumps(reader))
@@ -203,21 +204,54 @@ def test_records_of_other_schema_versions_are_resolved_one_by_one_in_batch_order
     decoded = columns.decode_columns(values)
     assert decoded.errors == [] and decoded.rows.tolist() == list(range(60))
     assert decoded.columns["n"].tolist() == [i if i % 4 != 1 else -7 for i in range(60)]
-    assert columns._ids == {1: True, 2: False, 3: False, 4: False}
+    # The others one by one: a field inserted, a type promoted.
+    assert columns._ids == {1: True, 2: True, 3: False, 4: False}
+    assert decoded.absent["n"].tolist() == [i % 4 == 1 for i in range(60)]
     assert_like_each_record(decoded, reference, values)
 
 
-def test_lap_summaries_of_the_released_version_decode_with_numpy() -> None:
-    v1 = load_schema(HISTORY_DIR / "lap_summary.v1.avsc")
-    records = sample_records(LAP_SUMMARY) * 5
+def test_lap_summaries_of_every_released_version_decode() -> None:
+    released = {10 + n: load_schema(HISTORY_DIR / f"lap_summary.v{n}.avsc") for n in (1, 2, 3)}
     values = [
-        Serializer(11 if i % 2 else 12, v1 if i % 2 else LAP_SUMMARY).encode(r)
+        Serializer(schema_id, schema).encode(record)
+        for _ in range(5)
+        for schema_id, schema in released.items()
+        for record in sample_records(schema)
+    ]
+    columns, reference = decoders(released, LAP_SUMMARY)
+    decoded = columns.decode_columns(values)
+    assert len(decoded) == len(values) and decoded.errors == []
+    # v3 is the reader's own layout; v1 and v2 are its first fields, the six added since get
+    # their defaults: all three with numpy.
+    assert columns._ids == {11: True, 12: True, 13: True}
+    assert decoded.columns["tyre_compound"].tolist()[:3] == ["unknown"] * 3
+    assert decoded.columns["in_lap"].tolist()[:3] == [False] * 3
+    assert decoded.absent["pit_stop_s"].tolist() == [i % 9 < 6 for i in range(len(values))]
+    assert_like_each_record(decoded, reference, values)
+
+
+def test_telemetry_v1_and_v2_in_one_batch_decode_with_numpy_as_one_by_one() -> None:
+    # A topic during the upgrade: records of v1 and v2 writers interleaved, some broken.
+    records = simulated(rows_per_car=3)
+    v1_names = [f["name"] for f in TELEMETRY_V1["fields"]]
+    values = [
+        Serializer(5, TELEMETRY_V1).encode({k: r[k] for k in v1_names})
+        if i % 2
+        else Serializer(6, TELEMETRY).encode(r)
         for i, r in enumerate(records)
     ]
-    columns, reference = decoders({11: v1, 12: LAP_SUMMARY}, LAP_SUMMARY)
-    decoded = columns.decode_columns(values)
-    assert len(decoded) == len(values) and columns._ids == {11: True, 12: True}
-    assert_like_each_record(decoded, reference, values)
+    values[3] = values[3][:-2]  # a truncated v1 record
+    values[4] = values[4][:20]  # a truncated v2 record
+    columns, reference = decoders({5: TELEMETRY_V1, 6: TELEMETRY}, TELEMETRY)
+    for _ in range(2):  # the second time with both ids known
+        decoded = columns.decode_columns(values)
+        assert [i for i, _ in decoded.errors] == [3, 4]
+        assert columns._ids == {5: True, 6: True}
+        assert_like_each_record(decoded, reference, values)
+        v1_rows = [i % 2 == 1 for i in decoded.rows.tolist()]
+        assert decoded.absent["tyre_compound"].tolist() == v1_rows
+        compounds = decoded.columns["tyre_compound"].tolist()
+        assert [c for c, old in zip(compounds, v1_rows, strict=True) if old] == ["unknown"] * 29
 
 
 def test_a_reader_schema_that_is_not_flat_is_decoded_record_by_record() -> None:
@@ -265,9 +299,12 @@ def test_garbage_gets_the_same_typed_errors_and_good_records_in_the_batch_are_ke
     good = _good_values()
     v = good[0]
     f32 = struct.Struct("<f")
-    # From the end: sector, drs, five floats, gear, steering, brake, throttle, speed_kmh.
-    speed_at = len(v) - 1 - 1 - 5 * 4 - 1 - 3 * 4 - 4
+    # From the end of v1's fields: sector, drs, five floats, gear, steering, brake, throttle,
+    # speed_kmh (telemetry v2's fields follow them).
     record = simulated(rows_per_car=1)[0]
+    v1_fields = {k: record[k] for k in (f["name"] for f in TELEMETRY_V1["fields"])}
+    v1_size = len(Serializer(7, TELEMETRY_V1).encode(v1_fields))
+    speed_at = v1_size - 1 - 1 - 5 * 4 - 1 - 3 * 4 - 4
     bad = {
         "not-framed": [b"", b"\x00\x00\x00", b"\x01" + v[1:]],
         "unknown-schema-id": [v[:1] + b"\x00\x00\x03\xe7" + v[5:]] * 2,

@@ -21,6 +21,7 @@ from schemas.serde_errors import (
     RecordError,
     UnknownSchemaIdError,
 )
+from schemas.topics import SCHEMA_DIR
 from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
@@ -51,9 +52,32 @@ def telemetry_record(**overrides: Any) -> dict[str, Any]:
         "tyre_wear": 0.375,
         "drs": True,
         "sector": 2,
+        "session_kind": "race",
+        "tyre_compound": "medium",
+        "tyre_age_laps": 11,
+        "pit_status": "none",
+        "pit_stops": 1,
+        "car_status": "running",
     }
     record.update(overrides)
     return record
+
+
+TELEMETRY_V1 = load_schema(SCHEMA_DIR / "history" / "telemetry.v1.avsc")
+V2_FIELDS = (
+    "session_kind",
+    "tyre_compound",
+    "tyre_age_laps",
+    "pit_status",
+    "pit_stops",
+    "car_status",
+)
+
+
+def v1_record(**overrides: Any) -> dict[str, Any]:
+    """A record as a v1 producer sends it: without the fields telemetry v2 added."""
+    record = telemetry_record(**overrides)
+    return {k: v for k, v in record.items() if k not in V2_FIELDS}
 
 
 def lap_record() -> dict[str, Any]:
@@ -78,6 +102,12 @@ def lap_record() -> dict[str, Any]:
         "max_g_long": 1.4,
         "min_g_long": -5.6,
         "sample_count": 8812,
+        "tyre_compound": "soft",
+        "tyre_age_laps": 7,
+        "in_lap": True,
+        "out_lap": False,
+        "standing_start": False,
+        "pit_stop_s": 0.0,
     }
 
 
@@ -107,8 +137,38 @@ def test_round_trip(schema: dict[str, Any], record: dict[str, Any]) -> None:
 
 
 def test_telemetry_body_is_compact() -> None:
-    data = Serializer(1, TELEMETRY).encode(telemetry_record())
-    assert len(data) < 120  # 32-bit floats for the channels
+    v1 = Serializer(1, TELEMETRY_V1).encode(v1_record())
+    assert len(v1) < 120  # 32-bit floats for the channels
+    # v2 adds a few short strings and two one-byte ints: about 27 bytes here.
+    assert len(Serializer(1, TELEMETRY).encode(telemetry_record())) - len(v1) == 27
+
+
+def test_v1_and_v2_records_read_each_other() -> None:
+    reg = FakeRegistry({1: TELEMETRY_V1, 2: TELEMETRY})
+    new_reader = Deserializer(reg, TELEMETRY)
+    old_reader = Deserializer(reg, TELEMETRY_V1)
+    old = Serializer(1, TELEMETRY_V1).encode(v1_record())
+    new = Serializer(2, TELEMETRY).encode(telemetry_record())
+    # A v1 record read as v2: the fields it lacks get their defaults.
+    assert {k: v for k, v in new_reader.decode(old).items() if k in V2_FIELDS} == {
+        "session_kind": "unknown",
+        "tyre_compound": "unknown",
+        "tyre_age_laps": 0,
+        "pit_status": "none",
+        "pit_stops": 0,
+        "car_status": "running",
+    }
+    assert new_reader.decode(new)["tyre_compound"] == "medium"
+    # A v2 record read as v1: the new fields are dropped, the rest is as sent.
+    assert old_reader.decode(new).keys() == v1_record().keys()
+    assert old_reader.decode(new)["lap"] == 12
+
+
+def test_a_race_grid_behind_the_line_is_in_range() -> None:
+    grid = telemetry_record(lap=1, lap_distance_m=-32.5, total_distance_m=-32.5, sim_time_s=0.0)
+    data = Serializer(1, TELEMETRY).encode(grid)
+    got = Deserializer(FakeRegistry({1: TELEMETRY}), TELEMETRY).decode(data)
+    assert (got["lap_distance_m"], got["total_distance_m"]) == (-32.5, -32.5)
 
 
 def test_writer_schema_fetched_once_and_survives_a_registry_restart() -> None:
@@ -164,6 +224,16 @@ def test_newer_writer_is_resolved_to_the_reader_schema() -> None:
         ({"car_id": 44}, "car_id", "expected string"),
         ({"timestamp": 1_751_814_000_123_450_000}, "timestamp", "out of range"),
         ({"sector": 0}, "sector", "out of range 1..3"),
+        ({"lap_distance_m": -2000.5}, "lap_distance_m", "out of range -2000..10000 m"),
+        ({"total_distance_m": -2001.0}, "total_distance_m", "out of range -2000..2000000 m"),
+        ({"tyre_compound": "supersoft"}, "tyre_compound", "does not match"),
+        ({"tyre_compound": "Soft"}, "tyre_compound", "does not match"),
+        ({"session_kind": "sprint"}, "session_kind", "does not match"),
+        ({"pit_status": "pit"}, "pit_status", "does not match"),
+        ({"car_status": "dnf"}, "car_status", "does not match"),
+        ({"tyre_age_laps": 201}, "tyre_age_laps", "out of range 0..200 laps"),
+        ({"tyre_age_laps": -1}, "tyre_age_laps", "out of range 0..200 laps"),
+        ({"pit_stops": 21}, "pit_stops", "out of range 0..20"),
         ({"speed": 100.0}, "speed", "unknown field"),
     ],
 )

@@ -14,7 +14,12 @@ from circuit import silverstone
 from producer.simulation import Simulation, to_records
 from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import RecordError
-from tests.avro_samples import PRIMITIVES, primitive_columns
+from tests.avro_samples import (
+    PRIMITIVES,
+    primitive_columns,
+    with_race_columns,
+    with_race_fields,
+)
 from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
@@ -114,10 +119,10 @@ def test_other_integer_and_float_dtypes() -> None:
 def test_simulated_telemetry_is_byte_identical_and_round_trips() -> None:
     sim = Simulation(silverstone(), n_cars=20, seed=3, drs_enabled=True)
     sim.step_block(200)
-    batch = sim.step_block(50)
+    batch = with_race_columns(sim.step_block(50))
     ser = Serializer(7, TELEMETRY)
     values = ser.encode_columns(batch)
-    records = to_records(batch)
+    records = with_race_fields(to_records(batch))
     assert values == [ser.encode(r) for r in records]
     de = Deserializer(FakeRegistry({7: TELEMETRY}), TELEMETRY)
     decoded = [de.decode(v) for v in values]
@@ -137,7 +142,7 @@ TELEMETRY_TYPES = {
 
 def telemetry_batch(rows: int = 40) -> dict[str, np.ndarray]:
     sim = Simulation(silverstone(), n_cars=rows // 2, seed=1)
-    return sim.step_block(2)
+    return with_race_columns(sim.step_block(2))
 
 
 @pytest.mark.parametrize(
@@ -148,6 +153,9 @@ def telemetry_batch(rows: int = 40) -> dict[str, np.ndarray]:
         ("lap", 0, "out of range"),
         ("timestamp", -1, "out of range"),
         ("throttle", np.inf, "out of range"),
+        ("lap_distance_m", -2000.5, "out of range"),
+        ("tyre_age_laps", 201, "out of range"),
+        ("pit_stops", -1, "out of range"),
     ],
 )
 def test_bad_values_are_refused_naming_the_field(field: str, value: Any, message: str) -> None:
@@ -169,6 +177,9 @@ def test_bad_values_are_refused_naming_the_field(field: str, value: Any, message
         ("lap", np.ones(40), "expected integers"),
         ("drs", np.ones(40, dtype=np.int64), "expected booleans"),
         ("rpm", np.array(["1"] * 40), "expected numbers"),
+        ("tyre_compound", ["soft"] * 39 + ["ultrasoft"], "does not match"),
+        ("pit_status", np.array(["none"] * 39 + ["PIT"], dtype=object), "does not match"),
+        ("tyre_age_laps", np.ones(40), "expected integers"),
     ],
 )
 def test_wrong_types_and_patterns_are_refused(field: str, column: Any, message: str) -> None:

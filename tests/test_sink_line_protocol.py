@@ -10,10 +10,11 @@ import pytest
 
 from schemas.channels import LAP_SUMMARY, influx_types, tag_names
 from schemas.evolution import sample_records
-from schemas.serde import load_schema
-from schemas.topics import LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE
+from schemas.serde import ColumnDecoder, Deserializer, Serializer, load_schema
+from schemas.topics import HISTORY_DIR, LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE
 from sinks import line_protocol
 from sinks.line_protocol import LineEncoder, escape_tag
+from tests.fakes import FakeRegistry
 
 FLOAT_CHANNELS = {
     f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"] if f["type"] == "float"
@@ -62,6 +63,8 @@ def test_telemetry_line_has_the_tables_tags_fields_and_event_time(telemetry: lis
             assert text == f"{record[name]}i"
         elif types[name] == "boolean":
             assert text == ("true" if record[name] else "false")
+        elif types[name] == "string":
+            assert text == f'"{record[name]}"', name
         elif name in FLOAT_CHANNELS:
             assert np.float32(float(text)) == np.float32(record[name])
         else:
@@ -146,3 +149,62 @@ def test_tag_values_are_escaped(telemetry) -> None:
     assert escape_tag("car-01") == "car-01"
     line = _line({**telemetry[1], "session_id": "a b"})
     assert line.startswith(r"telemetry,session_id=a\ b,car_id=")
+
+
+def test_strings_that_are_not_identifiers_are_quoted_string_fields(telemetry) -> None:
+    record = {**telemetry[1], "tyre_compound": "intermediate", "pit_status": "pit_stop"}
+    _, tags, fields, _ = _parse(_line(record))
+    assert "tyre_compound" not in tags and "pit_status" not in tags
+    assert fields["tyre_compound"] == '"intermediate"'
+    assert fields["pit_status"] == '"pit_stop"'
+    assert fields["session_kind"] == f'"{record["session_kind"]}"'
+    assert fields["tyre_age_laps"] == f"{record['tyre_age_laps']}i"
+    # Quotes and backslashes in a string field are escaped (none of the contract's values
+    # has one, but a line must never break on a value).
+    fields = _parse(_line({**record, "tyre_compound": 'a"b\\c'}))[2]
+    assert fields["tyre_compound"] == '"a\\"b\\\\c"'
+
+
+TELEMETRY_V1 = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
+V2_ONLY = {f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"]} - {
+    f["name"] for f in TELEMETRY_V1["fields"]
+}
+
+
+def test_a_v1_record_stores_only_its_own_fields_next_to_v2_records(telemetry) -> None:
+    # One batch of one topic: v1 and v2 records interleaved, as after an upgrade mid-stream.
+    v2 = load_schema(TELEMETRY_SCHEMA_FILE)
+    registry = FakeRegistry({1: TELEMETRY_V1, 2: v2})
+    decoder = ColumnDecoder(Deserializer(registry, v2))
+    base = {**telemetry[1], "tyre_compound": "hard", "tyre_age_laps": 9, "pit_stops": 1}
+    old = {k: v for k, v in base.items() if k not in V2_ONLY}
+    values = [
+        Serializer(2, v2).encode({**base, "timestamp": 1000 + i})
+        if i % 3
+        else Serializer(1, TELEMETRY_V1).encode({**old, "timestamp": 1000 + i})
+        for i in range(9)
+    ]
+    for _ in range(2):  # the second time with both writer schemas known
+        decoded = decoder.decode_columns(values)
+        assert decoded.errors == [] and len(decoded) == 9
+        assert {name: mask.tolist() for name, mask in decoded.absent.items()} == {
+            name: [i % 3 == 0 for i in range(9)] for name in V2_ONLY
+        }
+        lines = LineEncoder().encode(decoded).decode().split("\n")[:-1]
+        parsed = [_parse(line) for line in lines]
+        assert [ts for *_, ts in parsed] == [1000 + i for i in range(9)]  # in batch order
+        for i, (_, tags, fields, _) in enumerate(parsed):
+            assert tags["car_id"] == base["car_id"]
+            if i % 3 == 0:  # v1: what it has, and no made-up compound or pit status
+                assert V2_ONLY.isdisjoint(fields)
+                assert fields["sector"] == f"{base['sector']}i"
+            else:
+                assert fields["tyre_compound"] == '"hard"'
+                assert fields["tyre_age_laps"] == "9i" and fields["pit_stops"] == "1i"
+            assert fields["lap"] == f"{base['lap']}i"
+
+
+def test_a_race_grid_behind_the_line_stores_negative_distances(telemetry) -> None:
+    record = {**telemetry[1], "lap": 1, "lap_distance_m": -42.5, "total_distance_m": -42.5}
+    fields = _parse(_line(record))[2]
+    assert (fields["lap_distance_m"], fields["total_distance_m"]) == ("-42.5", "-42.5")

@@ -14,13 +14,20 @@ Which records take which path:
 * numpy, for the usual case: a framed value whose writer schema has the reader schema's fields
   (same names, same primitive types, same order; docs may differ), whose body decodes to
   exactly its length, and whose values satisfy the contract (the channel table's ranges and
-  patterns, as ``RecordValidator`` checks them);
-* ``Deserializer.decode_with_id``, one record at a time, for everything else: an older or newer
-  writer schema (resolved to the reader schema as usual), an unframed value, an unknown schema
-  id, a body that does not decode cleanly, a record that breaks the contract, and every record
-  of a reader schema that is not flat and primitive. So such a record gets exactly the record,
-  or the DecodeError with its reason, that it gets on its own, and it costs its batch no more
-  than its own decode.
+  patterns, as ``RecordValidator`` checks them). An older writer schema whose fields are the
+  reader's first ones (a version that only added fields at the end, with defaults) takes this
+  path too: its fields are decoded, the others are the reader's defaults, as Avro's
+  resolution gives them;
+* ``Deserializer.decode_with_id``, one record at a time, for everything else: another older
+  or newer writer schema (resolved to the reader schema as usual), an unframed value, an unknown
+  schema id, a body that does not decode cleanly, a record that breaks the contract, and every
+  record of a reader schema that is not flat and primitive. So such a record gets exactly the
+  record, or the DecodeError with its reason, that it gets on its own, and it costs its batch no
+  more than its own decode.
+
+Records of an older writer schema get the reader's defaults for the fields it lacks, as
+everywhere; ``DecodedColumns.absent`` says which records those are, for a consumer that stores
+only what was sent (the InfluxDB sink).
 
 The numpy path decodes what fastavro decodes, value for value: a float becomes the float32 it
 was written as, a boolean is true for any non-zero byte, a varint may be longer than needed.
@@ -30,7 +37,7 @@ Varints wider than nine bytes (beyond +-2**62) take the per-record path.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,13 +79,17 @@ class DecodedColumns:
     string column that cannot be null, for grouping without
     hashing every row: ``columns[f] == values[codes]`` for ``(codes, values) = codes[f]``,
     and equal codes mean equal strings. ``errors`` lists ``(index in the batch, DecodeError)``
-    in ascending order.
+    in ascending order. ``absent`` marks, for each field that some record's writer schema
+    does not have (an older version), the decoded records whose value is therefore the reader
+    schema's default: ``absent[f][i]`` for the i-th decoded record. Fields every writer had
+    are not in it.
     """
 
     rows: np.ndarray
     columns: dict[str, np.ndarray]
     codes: dict[str, tuple[np.ndarray, np.ndarray]]
     errors: list[tuple[int, DecodeError]]
+    absent: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -272,15 +283,22 @@ class ColumnDecoder:
         self.supported = all(t is not None for _, t in self.layout) and not any(
             s.nullable for s in self.specs
         )
-        self._ids: dict[int, bool] = {}  # schema id -> written with the reader's fields
-        self._segments = self._plan() if self.supported else []
+        self._ids: dict[int, bool] = {}  # schema id -> decodable with numpy
+        self._prefix: dict[int, int] = {}  # schema id -> how many of the reader's fields it has
+        self._missing: dict[int, frozenset[str]] = {}  # schema id -> reader fields it lacks
+        self._defaults = {f["name"]: f["default"] for f in reader["fields"] if "default" in f}
+        self._plans: dict[int, list[tuple[str, Any]]] = {}
+        self._segments = self._plan(len(self.specs)) if self.supported else []
         widest = max((item[0] for kind, item in self._segments if kind == "fixed"), default=0)
         self._pad = bytes(max(widest, _VARINT_MAX_BYTES, _STRING_RUN_MAX_BYTES + 8) + 1)
         self._checks = self._range_checks() if self.validate else []
 
-    def _plan(self) -> list[tuple[str, Any]]:
-        """The reader's fields as segments: ("strings", run), ("varint", spec) and
-        ("fixed", (width, structured dtype, specs)) for adjacent fixed-size fields."""
+    def _plan(self, fields: int) -> list[tuple[str, Any]]:
+        """The reader's first ``fields`` fields as segments: ("strings", run), ("varint",
+        spec) and ("fixed", (width, structured dtype, specs)) for adjacent fixed-size fields."""
+        known = self._plans.get(fields)
+        if known is not None:
+            return known
         segments: list[tuple[str, Any]] = []
         fixed: list[FieldSpec] = []
 
@@ -295,7 +313,7 @@ class ColumnDecoder:
                 segments.append(("fixed", (dtype.itemsize, dtype, list(fixed))))
                 fixed.clear()
 
-        for spec in self.specs:
+        for spec in self.specs[:fields]:
             t = spec.avro_type
             if t in _FIXED_DTYPES:
                 fixed.append(spec)
@@ -308,6 +326,7 @@ class ColumnDecoder:
             else:
                 segments.append(("strings", _StringRun([spec], self.validate)))
         close_fixed()
+        self._plans[fields] = segments
         return segments
 
     def _range_checks(self) -> list[tuple[str, Any, Any]]:
@@ -327,9 +346,10 @@ class ColumnDecoder:
         return checks
 
     def _numpy_decodable(self, schema_id: int) -> bool:
-        """Whether records of ``schema_id`` are written with the reader's fields. Asked after
-        a record of that id went through the per-record path, so the writer schema is cached
-        (or the id is known to be unknown) and this asks the registry nothing."""
+        """Whether records of ``schema_id`` are written with the reader's fields, or its first
+        ones with defaults for the rest. Asked after a record of that id went through the
+        per-record path, so the writer schema is cached (or the id is known to be unknown)
+        and this asks the registry nothing."""
         known = self._ids.get(schema_id)
         if known is not None:
             return known
@@ -338,13 +358,18 @@ class ColumnDecoder:
         except DecodeError:
             return False  # an unknown id or a broken schema: every record says so itself
         fields = writer.get("fields") if writer.get("type") == "record" else None
-        same = (
+        written = [(f["name"], _simple_type(f["type"])) for f in fields or []]
+        k = len(written)
+        decodable = (
             fields is not None
             and full_name(writer) == self.record_name
-            and [(f["name"], _simple_type(f["type"])) for f in fields] == self.layout
+            and written == self.layout[:k]
+            and all(name in self._defaults for name, _ in self.layout[k:])
         )
-        self._ids[schema_id] = same
-        return same
+        self._ids[schema_id] = decodable
+        if decodable:
+            self._prefix[schema_id] = k
+        return decodable
 
     def decode_columns(self, values: Sequence[bytes]) -> DecodedColumns:
         """Decode every value of a batch; see :class:`DecodedColumns`.
@@ -353,7 +378,7 @@ class ColumnDecoder:
         (InfrastructureError): retry the batch, never dead-letter it.
         """
         rows = len(values)
-        if not self.supported or rows == 0:
+        if rows == 0:
             return decode_each(self.deserializer.decode, values, self.types)
         sizes = np.fromiter(map(len, values), dtype=np.int64, count=rows)
         data = b"".join(values)
@@ -362,7 +387,54 @@ class ColumnDecoder:
         starts = ends - sizes
         header = sliding_window_view(buf, HEADER_SIZE)[starts]
         ids = header[:, 1:].copy().view(">u4").ravel()
-        fast = (sizes >= HEADER_SIZE) & (header[:, 0] == 0)
+        framed = (sizes >= HEADER_SIZE) & (header[:, 0] == 0)
+        decoded = self._decode_batch(values, data, buf, starts, ends, ids, framed)
+        return self._mark_absent(decoded, ids)
+
+    def _mark_absent(self, decoded: DecodedColumns, ids: np.ndarray) -> DecodedColumns:
+        """``decoded`` with :attr:`DecodedColumns.absent` filled from each record's writer."""
+        if not len(decoded):
+            return decoded
+        writer_ids = ids[decoded.rows]  # every decoded record is framed: its id is real
+        lacking: dict[str, list[int]] = {}
+        for schema_id in np.unique(writer_ids).tolist():
+            for name in self._fields_missing(schema_id):
+                lacking.setdefault(name, []).append(schema_id)
+        if not lacking:
+            return decoded
+        absent = {name: np.isin(writer_ids, lacked) for name, lacked in lacking.items()}
+        return DecodedColumns(decoded.rows, decoded.columns, decoded.codes, decoded.errors, absent)
+
+    def _fields_missing(self, schema_id: int) -> frozenset[str]:
+        """The reader's fields that the writer schema ``schema_id`` does not have. Asked
+        after a record of that id decoded, so the writer schema is cached."""
+        known = self._missing.get(schema_id)
+        if known is None:
+            width = self._prefix.get(schema_id)
+            if width is not None:
+                known = frozenset(name for name, _ in self.layout[width:])
+            else:
+                writer = self.deserializer.writer_schema(schema_id)
+                names = {f["name"] for f in writer.get("fields", [])}
+                known = frozenset(name for name, _ in self.layout if name not in names)
+            self._missing[schema_id] = known
+        return known
+
+    def _decode_batch(
+        self,
+        values: Sequence[bytes],
+        data: bytes,
+        buf: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        ids: np.ndarray,
+        framed: np.ndarray,
+    ) -> DecodedColumns:
+        """Every value of the batch: with numpy where it can, one by one otherwise."""
+        rows = len(values)
+        if not self.supported:
+            return decode_each(self.deserializer.decode, values, self.types)
+        fast = framed.copy()
         # The first record of an id not seen yet is decoded on its own, before the others:
         # that fetches the writer schema, and the record gets exactly the error (an unknown
         # id, say) that the first such record gets when records are decoded one by one.
@@ -376,14 +448,24 @@ class ColumnDecoder:
             if not self._numpy_decodable(schema_id):
                 fast &= ids != schema_id
         picked = np.flatnonzero(fast)
+        parts = []
         if len(picked):
-            ok, columns, codes = self._decode(data, buf, starts[picked] + HEADER_SIZE, ends[picked])
-            if not ok.all():
-                picked = picked[ok]
-                columns = {name: col[ok] for name, col in columns.items()}
-                codes = {name: (c[ok], v) for name, (c, v) in codes.items()}
-            if len(picked) == rows:
-                return DecodedColumns(picked, columns, codes, [])
+            # By how many of the reader's fields the writer has: all of them, as a rule.
+            widths = np.array([self._prefix[i] for i in ids[picked].tolist()], dtype=np.intp)
+            distinct_widths = np.unique(widths).tolist()
+            for width in distinct_widths:
+                group = picked if len(distinct_widths) == 1 else picked[widths == width]
+                ok, columns, codes = self._decode(
+                    data, buf, starts[group] + HEADER_SIZE, ends[group], width
+                )
+                if not ok.all():
+                    group = group[ok]
+                    columns = {name: col[ok] for name, col in columns.items()}
+                    codes = {name: (c[ok], v) for name, (c, v) in codes.items()}
+                parts.append(DecodedColumns(group, columns, codes, []))
+            picked = np.sort(np.concatenate([p.rows for p in parts]))
+            if len(parts) == 1 and len(picked) == rows:
+                return parts[0]
         rest = np.setdiff1d(np.arange(rows), picked, assume_unique=True)
 
         def decode(row: int) -> Mapping[str, Any]:
@@ -395,9 +477,10 @@ class ColumnDecoder:
             return done
 
         slow = decode_each(decode, rest.tolist(), self.types)
-        if not len(picked):
-            return DecodedColumns(rest[slow.rows], slow.columns, slow.codes, _at(rest, slow))
-        return _merge(picked, columns, codes, rest, slow)
+        slow_part = DecodedColumns(rest[slow.rows], slow.columns, slow.codes, _at(rest, slow))
+        if not parts:
+            return slow_part
+        return _concat([*parts, slow_part])
 
     def _decode_one(self, value: bytes) -> Mapping[str, Any] | DecodeError:
         try:
@@ -405,11 +488,16 @@ class ColumnDecoder:
         except DecodeError as exc:
             return exc
 
+    def _written(self, fields: int) -> frozenset[str]:
+        """The names of the reader's first ``fields`` fields."""
+        return frozenset(s.name for s in self.specs[:fields])
+
     def _decode(
-        self, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.ndarray
+        self, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.ndarray, fields: int
     ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
-        """The bodies from ``pos`` to ``end``: which rows decode cleanly and satisfy the
-        checks, and the columns of all rows (garbage in the rows that do not)."""
+        """The bodies from ``pos`` to ``end``, written with the reader's first ``fields``
+        fields: which rows decode cleanly and satisfy the checks, and the columns of all rows
+        (garbage in the rows that do not; the reader's defaults for the fields not written)."""
         rows = len(pos)
         ok = np.ones(rows, dtype=bool)
         # Past the end of the data a position stops at `limit`, beyond every row's end, so
@@ -418,7 +506,7 @@ class ColumnDecoder:
         pos = pos.copy()
         columns: dict[str, np.ndarray] = {}
         codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for kind, item in self._segments:
+        for kind, item in self._plan(fields):
             if kind == "fixed":
                 width, dtype, specs = item
                 table = sliding_window_view(buf, width)[pos].view(dtype).ravel()
@@ -447,7 +535,19 @@ class ColumnDecoder:
                     columns[spec.name] = distinct.take(run_codes)
             np.minimum(pos, limit, out=pos)
         ok &= pos == end
+        for spec in self.specs[fields:]:
+            default = self._defaults[spec.name]
+            if spec.avro_type == "string":
+                distinct = np.empty(1, dtype=object)
+                distinct[0] = default
+                codes[spec.name] = (np.zeros(rows, dtype=np.intp), distinct)
+                columns[spec.name] = distinct.take(codes[spec.name][0])
+            else:
+                columns[spec.name] = np.full(rows, default, dtype=COLUMN_DTYPES[spec.avro_type])
+        written = self._written(fields) if fields < len(self.specs) else None
         for name, lo, hi in self._checks:
+            if written is not None and name not in written:
+                continue  # a default, which the contract allows
             col = columns[name]
             if isinstance(lo, float | int) and col.dtype == np.float32:
                 col = col.astype(np.float64)
@@ -455,24 +555,26 @@ class ColumnDecoder:
         return ok, columns, codes
 
 
-def _merge(
-    picked: np.ndarray,
-    columns: dict[str, np.ndarray],
-    codes: dict[str, tuple[np.ndarray, np.ndarray]],
-    rest: np.ndarray,
-    slow: DecodedColumns,
-) -> DecodedColumns:
-    """The numpy rows and the rows decoded one by one, in batch order."""
-    rows = np.concatenate([picked, rest[slow.rows]])
+def _concat(parts: list[DecodedColumns]) -> DecodedColumns:
+    """Parts of one batch (rows decoded with numpy, rows decoded one by one), in batch order."""
+    rows = np.concatenate([p.rows for p in parts])
     order = np.argsort(rows, kind="stable")
+    first = parts[0]
     merged = {
-        name: np.concatenate([col, slow.columns[name]])[order] for name, col in columns.items()
+        name: np.concatenate([p.columns[name] for p in parts])[order] for name in first.columns
     }
     merged_codes = {}
-    for name, (c, v) in codes.items():
-        sc, sv = slow.codes[name]
-        merged_codes[name] = (np.concatenate([c, sc + len(v)])[order], np.concatenate([v, sv]))
-    return DecodedColumns(rows[order], merged, merged_codes, _at(rest, slow))
+    for name in first.codes:
+        offset = 0
+        all_codes, all_values = [], []
+        for p in parts:
+            c, v = p.codes[name]
+            all_codes.append(c + offset)
+            all_values.append(v)
+            offset += len(v)
+        merged_codes[name] = (np.concatenate(all_codes)[order], np.concatenate(all_values))
+    errors = sorted((e for p in parts for e in p.errors), key=lambda e: e[0])
+    return DecodedColumns(rows[order], merged, merged_codes, errors)
 
 
 def _at(rest: np.ndarray, slow: DecodedColumns) -> list[tuple[int, DecodeError]]:
