@@ -60,6 +60,10 @@ class CarParams:
     final_drive_ratio: float = 5.17
     wheel_radius_m: float = 0.330
     rev_limit_rpm: float = 15_000.0
+    # Top of 8th: the engine is mapped to stop pulling here (past the peak of power the fuel-
+    # flow limit makes more revs worthless), which caps a tow or DRS run near 337 km/h rather
+    # than letting a cut of drag carry the car far beyond any speed trap at Silverstone.
+    top_gear_max_rpm: float = 12_400.0
     # Engine rpm at which the driver shifts up out of 1st to 7th: the power unit works
     # between about 10,000 and 12,500 rpm. 3rd, 4th and 7th are held longer (and 4th is a
     # little taller), so a short burst between two corners needs no shift: at Silverstone the
@@ -77,8 +81,9 @@ class CarParams:
     downshift_rpm: tuple[float, ...] = GEARBOX_DOWNSHIFT_RPM
     min_rpm: float = 4_000.0  # launch/clutch-slip floor
     # Tyres: friction coefficient mu = mu_ref * (1 + load_sensitivity * (Fz - Fz_ref) / Fz_ref)
-    # per tyre, so grip grows less than linearly with load (downforce).
-    tyre_mu_lat: float = 2.10
+    # per tyre, so grip grows less than linearly with load (downforce). Lateral mu is set so a
+    # race's flying laps stay within the envelope's peak lateral g as the fuel burns off.
+    tyre_mu_lat: float = 2.00
     tyre_mu_long: float = 1.95
     tyre_reference_load_n: float = 3_000.0
     tyre_load_sensitivity: float = -0.09

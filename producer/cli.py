@@ -474,8 +474,15 @@ def _summary(records: int, elapsed: float, sink, undelivered: int, stop: StopSig
 
 
 def _report(sim, settings: Settings) -> int:
-    from producer.race_report import race_lines
-    from producer.report import car_race_lines, format_race_section, format_report, lap_report
+    from producer.race import traffic_laps
+    from producer.race_report import format_classification, race_lines
+    from producer.report import (
+        car_race_lines,
+        format_race_section,
+        format_report,
+        lap_report,
+        with_traffic,
+    )
     from producer.simulation import concat_batches
 
     batches = []
@@ -483,14 +490,17 @@ def _report(sim, settings: Settings) -> int:
         # Blocks of ticks are cheaper per tick and give the same records as single steps.
         batches.append(sim.step_block(100))
     batch = concat_batches(batches)
-    laps = lap_report(batch)
+    laps = with_traffic(lap_report(batch), traffic_laps(batch, sim.track.length_m))
     print(format_report(laps))
     print()
     # A race's laps are in traffic, in and out of the pit lane: the gear changes of a flying
     # lap are then judged on laps alone on the track.
     lines = car_race_lines(sim.track, settings.seed, () if sim.session.is_race else laps)
-    lines += race_lines(sim.track, settings.seed, batch if sim.session.is_race else None)
+    lines += race_lines(sim.track, settings.seed, batch if sim.session.is_race else None, laps)
     print(format_race_section(lines))
+    if sim.session.is_race:
+        print()
+        print(format_classification(batch))
     return 0
 
 

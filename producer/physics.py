@@ -87,6 +87,7 @@ class CarConstants(NamedTuple):
     wheelbase: np.ndarray
     steer_per_rad: np.ndarray  # steering-wheel fraction of full lock per road-wheel radian
     rev_limit: np.ndarray
+    top_gear_rpm: np.ndarray  # the engine stops pulling here in top gear
     min_rpm: np.ndarray
 
 
@@ -454,6 +455,9 @@ def advance(
             # engine's torque in 1st): the throttle a launch needs is then a real share of
             # what the car can push, never a sliver of power / speed.
             f_power = power / max(v, controls.full_power_speed)
+            # At the top of top gear the engine stops pulling, whatever the pedal says.
+            top = gearbox.rpm.shape[1] - 1
+            pulling = state.gear[i] < top or v * gearbox.rpm[i, top] < car.top_gear_rpm[i]
             f_traction = f_long * car.share[i]
             if v < controls.launch_speed:
                 launch = controls.launch_grip + (1.0 - controls.launch_grip) * (
@@ -485,7 +489,7 @@ def advance(
             )
 
             # Longitudinal dynamics (semi-implicit Euler).
-            f_drive = min(throttle * f_power, f_traction)
+            f_drive = min(throttle * f_power, f_traction) if pulling else 0.0
             f_drive -= min(brake * car.brake_max[i], f_long)
             f_drive -= f_resist
             v_new = max(v + f_drive / mass * dt, 0.0)
@@ -497,7 +501,7 @@ def advance(
             s_new = s + progress
 
             # Fuel burnt by the engine's power (capped flow); tyre wear from the tyres' work.
-            burn = max(throttle * car.ice_w[i], car.overrun_w[i]) * car.fuel_per_j[i]
+            burn = max(throttle * pulling * car.ice_w[i], car.overrun_w[i]) * car.fuel_per_j[i]
             fuel = max(fuel - min(burn, car.fuel_cap[i]) * dt, 0.0)
             ers_used = state.ers_used[i]
             if controls.ers_limited:

@@ -209,3 +209,44 @@ def pit_stops(batch: Mapping[str, np.ndarray]) -> list[PitStop]:
                 )
             )
     return out
+
+
+# Spacing of the track points at which traffic_laps compares the cars' passing times.
+TRAFFIC_PROBE_M = 50.0
+
+
+def traffic_laps(
+    batch: Mapping[str, np.ndarray], length_m: float, window_s: float = TRAFFIC_WINDOW_S
+) -> set[tuple[str, int]]:
+    """The (car, lap) pairs driven in traffic: somewhere on the lap the car passed a track
+    point less than ``window_s`` after another car did (the reach of the tow, dirty air and
+    DRS). Measured the way timing does it, from each car's passing time at the same points
+    (every :data:`TRAFFIC_PROBE_M` metres), so a lapped car in the way counts too."""
+    cars = np.asarray(batch["car_id"]).astype(str)
+    t = np.asarray(batch["sim_time_s"], dtype=float)
+    total = np.asarray(batch["total_distance_m"], dtype=float)
+    probes = np.arange(0.0, length_m, TRAFFIC_PROBE_M)
+    names = list(dict.fromkeys(cars.tolist()))
+    times, owners, points = [], [], []
+    for n, car in enumerate(names):
+        idx = np.flatnonzero(cars == car)
+        idx = idx[np.argsort(t[idx], kind="stable")]
+        d = total[idx]
+        # Every probe of every lap the car drove past (lap k covers [(k - 1) L, k L)).
+        laps = np.arange(max(int(d[0] // length_m), 0), int(d[-1] // length_m) + 1)
+        grid = (laps[:, None] * length_m + probes).ravel()
+        grid = grid[(grid >= d[0]) & (grid <= d[-1])]
+        times.append(np.interp(grid, d, t[idx]))
+        owners.append(np.full(len(grid), n))
+        points.append(grid)
+    if not times:
+        return set()
+    time, owner, point = np.concatenate(times), np.concatenate(owners), np.concatenate(points)
+    probe = np.round((point % length_m) / TRAFFIC_PROBE_M).astype(np.int64)
+    # Passes of one track point in time order: a pass close behind another car's.
+    order = np.lexsort((time, probe))
+    time, owner, point, probe = time[order], owner[order], point[order], probe[order]
+    close = (np.diff(time) < window_s) & (np.diff(probe) == 0) & (np.diff(owner) != 0)
+    behind = np.flatnonzero(close) + 1
+    lap = (point[behind] // length_m).astype(np.int64) + 1
+    return {(names[o], int(k)) for o, k in zip(owner[behind], lap, strict=True)}

@@ -22,15 +22,16 @@ import numpy as np
 from circuit import Track
 from producer.car import car_params_for
 from producer.race import classification, pit_stops
-from producer.report import RaceLine, info_line, race_line
+from producer.report import LapFigures, RaceLine, info_line, race_line
 from producer.session import SessionPlan
 from producer.simulation import Simulation
 from producer.strategy import Strategy
 
 PIT_LOSS_LAPS = 3
 PIT_LOSS_STATIONARY_S = 2.5
-# Cars listed by name in the finishing-order line; the rest are counted.
-ORDER_SHOWN = 20
+# Cars listed by name in the finishing-order line; the rest are counted (and listed, one row
+# each, by format_classification).
+ORDER_SHOWN = 3
 
 
 def _line_times(batch: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -70,9 +71,15 @@ def result_text(batch: Mapping[str, np.ndarray]) -> str:
     return ", ".join(shown) + (f", {more} more" if more > 0 else "")
 
 
-def race_lines(track: Track, seed: int, race: Mapping[str, np.ndarray] | None) -> list[RaceLine]:
+def race_lines(
+    track: Track,
+    seed: int,
+    race: Mapping[str, np.ndarray] | None,
+    laps: Sequence[LapFigures] = (),
+) -> list[RaceLine]:
     """The pit loss, the stationary times and (for a race's records ``race``) the finishing
-    order and gaps."""
+    order and gaps; with the race's ``laps``, the top speed of its laps in traffic (a tow
+    and DRS, which the flying-lap envelope leaves out)."""
     loss = pit_loss_s(track, seed)
     stops: Sequence[float] = [s.stationary_s for s in pit_stops(race)] if race else []
     lines = [race_line("pit_loss_s", loss, digits=2)]
@@ -80,8 +87,32 @@ def race_lines(track: Track, seed: int, race: Mapping[str, np.ndarray] | None) -
         lines.append(race_line("stationary_s", stops, digits=2))
     else:
         lines.append(race_line("stationary_s", PIT_LOSS_STATIONARY_S, digits=2))
+    in_traffic = [
+        lap.top_speed_kmh
+        for lap in laps
+        if lap.traffic and not (lap.standing_start or lap.pit_lane)
+    ]
+    if in_traffic:
+        text = f"{max(in_traffic):.1f} km/h over {len(in_traffic)} laps"
+        lines.append(info_line("top speed in traffic (tow, DRS)", text))
     if race is not None:
         lines.append(info_line("finishing order, gap to the winner", result_text(race)))
     else:
         lines.append(info_line("finishing order", "a race only (--session race)"))
     return lines
+
+
+def format_classification(batch: Mapping[str, np.ndarray]) -> str:
+    """The race's classification as a table: position, car, laps, time or gap, pit stops."""
+    result = classification(batch)
+    stops: dict[str, int] = {}
+    for stop in pit_stops(batch):
+        stops[stop.car_id] = stops.get(stop.car_id, 0) + 1
+    rows = [["pos", "car", "laps", "time / gap", "stops"]]
+    for f in result:
+        time = f"{f.time_s:.3f} s" if f.position == 1 else f.gap_text
+        rows.append([f"P{f.position}", f.car_id, str(f.laps), time, str(stops.get(f.car_id, 0))])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

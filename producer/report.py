@@ -68,6 +68,8 @@ BRAKE_APPLIED = BRAKE_ON_MIN
 BRAKE_ZONE_LEVEL = 0.2
 BRAKE_ZONE_MIN_S = 0.3
 PEAK_FILTER_S = 0.1
+# Laps shown one column each in the printed table; a longer run is summed up (a range).
+LAP_COLUMNS = 8
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,14 @@ class LapFigures:
     rpm_full_throttle_min: float
     rpm_full_throttle_max: float
     standing_start: bool = False  # the lap began from rest (not a flying lap)
+    pit_lane: bool = False  # part of the lap was in the pit lane (an in-lap or an out-lap)
+    traffic: bool = False  # the lap was driven close behind another car (see with_traffic)
+
+    @property
+    def flying(self) -> bool:
+        """A lap the envelope judges: a car's own lap, neither from rest, nor through the pit
+        lane, nor in another car's tow or dirty air (the envelope is a lap alone)."""
+        return not (self.standing_start or self.pit_lane or self.traffic)
 
     def checks(self) -> dict[str, bool]:
         """Envelope item -> whether this lap is inside it."""
@@ -161,10 +171,16 @@ _NEEDED = (
 )
 
 
+# Read when present: telemetry v1 has no pit lane.
+_OPTIONAL = ("pit_status",)
+
+
 def _columns(data: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, np.ndarray]:
     if isinstance(data, Mapping):
-        return {name: np.asarray(data[name]) for name in _NEEDED}
-    return {name: np.asarray([r[name] for r in data]) for name in _NEEDED}
+        names = [*_NEEDED, *(n for n in _OPTIONAL if n in data)]
+        return {name: np.asarray(data[name]) for name in names}
+    names = [*_NEEDED, *(n for n in _OPTIONAL if data and n in data[0])]
+    return {name: np.asarray([r[name] for r in data]) for name in names}
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
@@ -267,6 +283,8 @@ def _lap_figures(
         rpm_full_throttle_min=float(rpm[ft_high].min()) if ft_high.any() else float("nan"),
         rpm_full_throttle_max=float(rpm[ft_high].max()) if ft_high.any() else float("nan"),
         standing_start=bool(speed[0] < 5.0),
+        # A source without the pit channel (an older record) has no pit laps to flag.
+        pit_lane=bool("pit_status" in c and np.any(c["pit_status"][sl].astype(str) != "none")),
     )
 
 
@@ -280,39 +298,77 @@ def _fmt(name: str, value: float) -> str:
     return f"{value:.2f}"
 
 
-def format_report(laps: Sequence[LapFigures]) -> str:
-    """A text table: one row per envelope item, one column per lap, the envelope, pass/fail.
+def with_traffic(laps: Sequence[LapFigures], traffic: set[tuple[str, int]]) -> list[LapFigures]:
+    """``laps`` with the (car, lap) pairs of ``traffic`` marked as laps in traffic
+    (:func:`producer.race.traffic_laps` finds them)."""
+    return [replace(lap, traffic=(lap.car_id, lap.lap) in traffic) for lap in laps]
 
-    The pass column judges the flying laps only; a lap from a standing start is shown (its
-    column is marked "(start)") but the envelope does not apply to it.
+
+def _lap_label(lap: LapFigures) -> str:
+    kind = (
+        " (start)"
+        if lap.standing_start
+        else " (pit)"
+        if lap.pit_lane
+        else " (traffic)"
+        if lap.traffic
+        else ""
+    )
+    return f"{lap.car_id} lap {lap.lap}{kind}"
+
+
+def format_report(laps: Sequence[LapFigures]) -> str:
+    """A text table: one row per envelope item, the laps' values, the envelope, pass/fail.
+
+    The pass column judges the flying laps only: a lap from a standing start, through the
+    pit lane or in traffic is shown, marked "(start)", "(pit)" or "(traffic)", but the envelope
+    does not apply to it. Up to :data:`LAP_COLUMNS` laps get a column each; a longer run (a
+    race) is summed up as the range of its flying laps, the other laps counted below.
     """
-    header = [
-        "figure",
-        *[f"{lap.car_id} lap {lap.lap}{' (start)' if lap.standing_start else ''}" for lap in laps],
-        "envelope",
-        "pass",
-    ]
+    columns = len(laps) <= LAP_COLUMNS
+    flying = [lap for lap in laps if lap.flying]
+    heads = (
+        [_lap_label(lap) for lap in laps] if columns else [f"{len(flying)} flying laps: min", "max"]
+    )
+    header = ["figure", *heads, "envelope", "pass"]
     rows = [header]
     for name, limit in ENVELOPE.items():
-        values = [float(getattr(lap, name)) for lap in laps]
         label = f"{limit.label} ({limit.unit})" if limit.unit else limit.label
         band = f"{_fmt(name, limit.low)} .. {_fmt(name, limit.high)}"
-        judged = [float(getattr(lap, name)) for lap in laps if not lap.standing_start]
+        judged = [float(getattr(lap, name)) for lap in flying]
         ok = bool(judged) and all(limit.ok(v) for v in judged)
-        rows.append([label, *[_fmt(name, v) for v in values], band, "PASS" if ok else "FAIL"])
+        shown = [float(getattr(lap, name)) for lap in laps] if columns else _range(judged)
+        rows.append([label, *[_fmt(name, v) for v in shown], band, "PASS" if ok else "FAIL"])
     extra = [
-        ("brake time (s)", [f"{lap.brake_time_s:.1f}" for lap in laps]),
-        ("gear changes", [str(lap.gear_changes) for lap in laps]),
+        ("brake time (s)", [lap.brake_time_s for lap in laps], 1),
+        ("gear changes", [float(lap.gear_changes) for lap in laps], 0),
     ]
-    for label, texts in extra:
-        rows.append([label, *texts, "", ""])
+    for label, values, digits in extra:
+        if not columns:
+            values = _range([v for v, lap in zip(values, laps, strict=True) if lap.flying])
+        rows.append([label, *[f"{v:.{digits}f}" for v in values], "", ""])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for n, r in enumerate(rows):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    if not columns:
+        kinds = {
+            "from rest": sum(lap.standing_start for lap in laps),
+            "through the pit lane": sum(lap.pit_lane and not lap.standing_start for lap in laps),
+            "in traffic": sum(
+                lap.traffic and not (lap.standing_start or lap.pit_lane) for lap in laps
+            ),
+        }
+        counted = ", ".join(f"{n} {kind}" for kind, n in kinds.items() if n)
+        if counted:
+            lines.append(f"laps not judged: {counted}")
     return "\n".join(lines)
+
+
+def _range(values: Sequence[float]) -> list[float]:
+    return [min(values), max(values)] if values else [float("nan")] * 2
 
 
 # ---------------------------------------------------------------------------- race section

@@ -636,6 +636,7 @@ def _car_constants(cars: Sequence[CarParams]) -> CarConstants:
         # Road-wheel angle (rad) to steering-wheel fraction of full lock.
         steer_per_rad=np.degrees(1.0) * per_car("steering_ratio") / per_car("steering_lock_deg"),
         rev_limit=per_car("rev_limit_rpm"),
+        top_gear_rpm=per_car("top_gear_max_rpm"),
         min_rpm=per_car("min_rpm"),
     )
 

@@ -60,9 +60,9 @@ class Compound:
 
 
 # At Silverstone (measured by producer.report): a new soft is 0.61 s a lap faster than a
-# new medium, a new hard 0.46 s slower (soft to hard 1.07 s). Wear: about 30 laps of life on
+# new medium, a new hard 0.49 s slower (soft to hard 1.10 s). Wear: about 30 laps of life on
 # a soft, 40 on a medium, 53 on a hard; with the grip lost at full wear, degradation of
-# 0.048, 0.030 and 0.018 s per lap of age. Warm-up: 0.3 s (soft), 0.5 s (medium) and 0.9 s
+# 0.049, 0.036 and 0.020 s per lap of age. Warm-up: 0.3 s (soft), 0.5 s (medium) and 0.9 s
 # (hard) lost on the out-lap, all of it in its first 3 km.
 COMPOUND: dict[str, Compound] = {
     "soft": Compound("soft", 1.018, 1.33, 0.048, 0.08, 1_500.0),

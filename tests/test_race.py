@@ -19,8 +19,10 @@ from producer.race import (
     drs_detection_points,
     pit_stops,
     straight_mask,
+    traffic_laps,
 )
-from producer.race_report import pit_loss_s, race_lines, result_text
+from producer.race_report import format_classification, pit_loss_s, race_lines, result_text
+from producer.report import format_report, lap_report, with_traffic
 from producer.session import GRID_SLOT_M, POLE_BEHIND_LINE_M, SessionPlan, race_laps
 from producer.simulation import Simulation
 from producer.strategy import STATIONARY_LIMITS_S, Strategy, plan_strategy
@@ -337,6 +339,65 @@ def test_a_tow_adds_top_speed_and_dirty_air_costs_corner_speed() -> None:
     # The same car, 8 m behind at the start: it follows within the second all race.
     assert top(behind, hangar, 1)[0] > top(front, hangar, 1)[0] + 3.0
     assert top(behind, copse, 1)[1] < top(front, copse, 1)[1] - 2.0
+
+
+def test_a_tow_and_drs_stop_at_the_top_of_8th(grand_prix) -> None:
+    # The engine stops pulling at CarParams.top_gear_max_rpm in 8th: a tow with DRS open
+    # tops out near 337 km/h, and the rpm channel stays in its envelope.
+    _, batch = grand_prix
+    towed = batch["drs"]
+    assert towed.any()
+    assert 325.0 < batch["speed_kmh"][towed].max() < 341.0
+    full = (batch["throttle"] >= 0.98) & (batch["gear"] >= 3)
+    assert batch["rpm"][full].max() <= 12_500.0
+
+
+def _records(car: str, t: np.ndarray, total: np.ndarray) -> dict[str, np.ndarray]:
+    return {"car_id": np.full(len(t), car), "sim_time_s": t, "total_distance_m": total}
+
+
+def test_traffic_laps_are_those_passed_within_the_window_behind_another_car() -> None:
+    # 50 m/s on a 1,000 m lap for 60 s (3 laps): B runs 0.5 s behind A all along; C starts
+    # 10 s behind B and, from 30 s, gains 20 m/s until it sits 0.4 s behind B (at 55 s,
+    # 2,705 m: lap 3). A leads and is never behind anyone; C is behind B only on lap 3.
+    length = 1_000.0
+    t = np.arange(0.0, 60.0, 0.01)
+    c_total = 50.0 * (t - 10.5) + 20.0 * np.clip(t - 30.0, 0.0, None)
+    cars = {
+        "A": 50.0 * t,
+        "B": 50.0 * (t - 0.5),
+        "C": np.minimum(c_total, 50.0 * (t - 0.9)),
+    }
+    batch = {
+        name: np.concatenate([_records(car, t, total)[name] for car, total in cars.items()])
+        for name in ("car_id", "sim_time_s", "total_distance_m")
+    }
+    assert traffic_laps(batch, length) == {("B", 1), ("B", 2), ("B", 3), ("C", 3)}
+    # A window shorter than B's 0.5 s leaves only C, 0.4 s behind.
+    assert traffic_laps(batch, length, window_s=0.45) == {("C", 3)}
+
+
+@pytest.fixture(scope="module")
+def full_race() -> dict[str, np.ndarray]:
+    """The demo's race: 20 cars, the full distance, fuel for it."""
+    sim = Simulation(TRACK, 20, seed=1, session=SessionPlan(kind="race"))
+    return sim.run_to_end()
+
+
+def test_the_report_judges_flying_laps_and_sums_up_a_race(full_race) -> None:
+    batch = full_race
+    laps = with_traffic(lap_report(batch), traffic_laps(batch, TRACK.length_m))
+    assert any(lap.traffic for lap in laps) and any(lap.pit_lane for lap in laps)
+    flying = [lap for lap in laps if lap.flying]
+    assert flying and all(not lap.failures() for lap in flying), [
+        (lap.car_id, lap.lap, lap.failures()) for lap in flying if lap.failures()
+    ]
+    text = format_report(laps)
+    assert f"{len(flying)} flying laps: min" in text and "FAIL" not in text
+    assert "from rest" in text and "in traffic" in text
+    table = format_classification(batch).splitlines()
+    assert len(table) == 2 + 20 and table[2].startswith("P1 ")
+    assert [row.split()[1] for row in table[2:]] == [f.car_id for f in classification(batch)]
 
 
 # ---------------------------------------------------------------- pit stops
