@@ -40,6 +40,13 @@ class QueryFailedError(InfrastructureError):
     """The streaming query stopped with an error it cannot get over by itself."""
 
 
+# Spark's error classes for a checkpoint whose state another version of the job wrote.
+_STATE_SCHEMA_CHANGED = (
+    "STATE_STORE_KEY_SCHEMA_NOT_COMPATIBLE",
+    "STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE",
+)
+
+
 @dataclass
 class Contract:
     """What the job fetched from the registry at start-up."""
@@ -243,6 +250,13 @@ class AnalyticsJob:
             self._replay_restarts += 1
             log.warning("restarting the query after Spark's progress-report failure (SPARK-55271)")
             return
+        if any(name in failure for name in _STATE_SCHEMA_CHANGED):
+            raise QueryFailedError(
+                f"the checkpoint {self.settings.checkpoint} holds the lap state of another "
+                "version of this job: give it a new checkpoint folder (--checkpoint, or "
+                "F1_ANALYTICS_CHECKPOINT; the default is named for the state's layout), which "
+                "reads the telemetry topic again from the starting offsets"
+            )
         found = _UNKNOWN_ID.search(failure)
         if found is None:
             first = failure.strip().splitlines()[0] if failure.strip() else "unknown error"

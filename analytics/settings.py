@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analytics.laps import STATE_FIELDS
 from runtime import paths
 from runtime.endpoints import KAFKA_BOOTSTRAP, SCHEMA_REGISTRY_URL
 from runtime.errors import ConfigError
@@ -35,7 +36,7 @@ CHECKPOINT: Setting[Any] = Setting(
     "",
     "checkpoint folder",
     flag="--checkpoint",
-    default_help="$F1_STATE_DIR/analytics/checkpoint",
+    default_help="$F1_STATE_DIR/analytics/checkpoint-<state layout>",
 )
 WATERMARK: Setting[Any] = Setting(
     "F1_ANALYTICS_WATERMARK",
@@ -90,8 +91,16 @@ def parse_duration_s(text: str, what: str) -> float:
         raise ConfigError(f"{what}: {exc}, got {text!r}") from None
 
 
+def state_layout_id() -> str:
+    """A short digest of the fields of the job's per-car state (``analytics.laps.LapState``)."""
+    return hashlib.sha256(repr(STATE_FIELDS).encode()).hexdigest()[:8]
+
+
 def default_checkpoint() -> Path:
-    return paths.state_dir() / "analytics" / "checkpoint"
+    # Named for the state's layout: Spark refuses a checkpoint whose state has other fields,
+    # so a job whose state changed starts a checkpoint of its own (reading the topic again
+    # from the starting offsets) instead of failing on the one an older version left.
+    return paths.state_dir() / "analytics" / f"checkpoint-{state_layout_id()}"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import pytest
 
 from analytics import cli
 from analytics.publish import format_summary
-from analytics.settings import Settings, parse_duration_s
+from analytics.settings import Settings, parse_duration_s, state_layout_id
 from runtime.errors import ConfigError
 
 
@@ -17,11 +17,25 @@ def test_defaults_follow_the_platform_settings(monkeypatch: pytest.MonkeyPatch) 
     s = Settings.from_env({})
     assert s.master == "local[2]"
     assert s.trigger_s == 5.0 and s.trigger == "5000 milliseconds"
-    assert s.checkpoint == Path("/var/f1/analytics/checkpoint")
+    assert s.checkpoint.parent == Path("/var/f1/analytics")
+    assert s.checkpoint.name == f"checkpoint-{state_layout_id()}"
     assert s.watermark == "30000 milliseconds"
     assert s.starting_offsets == "earliest" and s.max_offsets_per_trigger is None
     assert (s.topics.telemetry, s.topics.analytics) == ("f1-telemetry", "f1-analytics")
     assert s.kafka_bootstrap == "127.0.0.1:9092"
+
+
+def test_the_default_checkpoint_changes_with_the_state_layout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import analytics.settings
+
+    before = state_layout_id()
+    assert len(before) == 8 and before == state_layout_id()
+    monkeypatch.setattr(
+        analytics.settings, "STATE_FIELDS", (*analytics.settings.STATE_FIELDS, ("pit", "int"))
+    )
+    assert state_layout_id() != before
 
 
 def test_env_vars_then_flags_win() -> None:
@@ -125,3 +139,22 @@ def test_console_line() -> None:
     )
     assert line.startswith("s1 car-01 VER lap   2  1:29.123  S1 28.500")
     assert "full throttle 61%" in line and "8912 samples" in line
+
+
+def test_a_checkpoint_of_another_state_layout_is_one_clear_error(tmp_path: Path) -> None:
+    # Spark's own message, as it ends a query started on an older job's checkpoint.
+    from analytics.job import AnalyticsJob, QueryFailedError
+
+    failure = (
+        "[STREAM_FAILED] Query [id = 1, runId = 2] terminated with exception: "
+        "[STATE_STORE_VALUE_SCHEMA_NOT_COMPATIBLE] Provided value schema does not match "
+        "existing state value schema."
+    )
+    job = object.__new__(AnalyticsJob)  # the mapping of failures needs no Spark nor broker
+    job.settings = Settings.from_env({"F1_ANALYTICS_CHECKPOINT": str(tmp_path)})
+    job._replay_restarts = 0
+    with pytest.raises(QueryFailedError) as raised:
+        job._recover(failure)
+    message = str(raised.value)
+    assert str(tmp_path) in message and "another version of this job" in message
+    assert "--checkpoint" in message and "\n" not in message
