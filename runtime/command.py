@@ -52,9 +52,22 @@ def configure_logging(verbose: bool, quiet: bool = False) -> None:
     """
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format=LOG_FORMAT, force=True)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_no_interrupt_traceback)
     if not verbose:
         for name in NOISY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _no_interrupt_traceback(record: logging.LogRecord) -> bool:
+    """A forced stop (a second Ctrl-C) is the user's wish, not a failure: a library that logs
+    the KeyboardInterrupt it was interrupted with (py4j does, on the root logger) keeps its
+    line but not the traceback."""
+    kind = record.exc_info[0] if record.exc_info else None
+    if kind is not None and issubclass(kind, KeyboardInterrupt):
+        record.exc_info = None
+        record.exc_text = None
+    return True
 
 
 class StopEvent(Protocol):
