@@ -22,6 +22,7 @@ COPY analytics analytics
 COPY dashboard dashboard
 COPY stack stack
 COPY ingest ingest
+COPY replay replay
 RUN pip install --no-cache-dir -e '.[all]' \
     && python -c "from stack import spark_jars; spark_jars.install()" \
     && rm -rf /opt/f1-cache/m2

@@ -21,10 +21,12 @@ from pyspark.sql.streaming import StreamingQuery
 
 from analytics.lap_aggregation import UNKNOWN_ID_ERROR, decode, lap_summaries
 from analytics.publish import SummaryPublisher
+from analytics.query_run import run_id
 from analytics.settings import Settings
 from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
 from runtime.kafka import broker_topics as check_broker
+from runtime.kafka import end_offsets
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, lap_summary_serializer
 
@@ -53,7 +55,10 @@ class Contract:
 
     writers: dict[int, str]  # every version of the telemetry subject: id -> schema text
     serializer: Serializer  # lap_summary.avsc under its registered id
-    skip_ids: set[int] = field(default_factory=set)  # ids known not to be telemetry schemas
+    # Partition -> the telemetry topic's end offset when the job last asked the registry: a
+    # record below it was written before that, so its writer's version was among those read
+    # then, and an id that is not is poison (analytics.lap_aggregation.decode).
+    checked: dict[int, int] = field(default_factory=dict)
 
 
 def load_contract(settings: Settings) -> Contract:
@@ -96,12 +101,13 @@ class AnalyticsJob:
             settings.kafka_bootstrap,
             settings.topics.analytics,
             self.contract.serializer,
-            settings.job_id,
+            run_id(settings.checkpoint),
             echo=echo,
         )
         self.query: StreamingQuery | None = None
         self.progress: deque[dict[str, Any]] = deque(maxlen=10_000)
         self.restarts = 0
+        self.schema_checks = 0  # registry rounds for unknown schema ids
         self._replay_restarts = 0
 
     # --- the query -----------------------------------------------------------------------
@@ -120,9 +126,7 @@ class AnalyticsJob:
 
     def build(self) -> DataFrame:
         """The summaries of the streaming query (not started)."""
-        telemetry = decode(
-            self._source(), self.contract.writers, frozenset(self.contract.skip_ids)
-        ).observe(
+        telemetry = decode(self._source(), self.contract.writers, self.contract.checked).observe(
             "telemetry",
             F.count(F.lit(1)).alias("records"),
             F.sum(F.when(F.col("valid"), 0).otherwise(1)).alias("invalid"),
@@ -171,10 +175,11 @@ class AnalyticsJob:
         """Run until ``stop`` is set (or ``until(job)`` is true), then stop the query.
 
         A batch that meets a schema id the job was not started with fails before it is
-        committed; the job asks the registry about the id (a new version of the telemetry
-        subject is loaded, anything else is skipped as poison) and restarts the query from
-        the checkpoint, which runs that batch again.
+        committed; the job asks the registry for the telemetry subject's versions (a new one
+        is loaded, any other id written before is poison and skipped) and restarts the query
+        from the checkpoint, which runs that batch again.
         """
+        self.publisher.stop = stop  # a batch waiting for Kafka gives up when the job stops
         while True:
             query = self.start()
             try:
@@ -262,6 +267,12 @@ class AnalyticsJob:
             first = failure.strip().splitlines()[0] if failure.strip() else "unknown error"
             raise QueryFailedError(f"the streaming query failed: {first[:500]}")
         schema_id = int(found.group(1))
+        self.schema_checks += 1
+        # The end offsets first, the versions second: every record below those offsets was
+        # written before the versions were read, so an id that is none of them is poison.
+        # One registry round covers every unknown id on the topic so far, however many.
+        topic = self.settings.topics.telemetry
+        checked = end_offsets(self.settings.kafka_bootstrap, topic)
         with SchemaRegistry(self.settings.registry_url) as registry:
             versions = registry.versions(self.settings.topics.telemetry_subject)
         writers = {v.schema_id: v.schema_str for v in versions}
@@ -270,14 +281,17 @@ class AnalyticsJob:
                 "telemetry schema id %d was registered after start-up: decoding it from now on",
                 schema_id,
             )
-            self.contract.writers = writers
         else:
             log.warning(
-                "schema id %d is not a version of %s: its records are skipped as poison",
+                "schema id %d is not a version of %s: records of %s up to offsets %s whose ids "
+                "are not are skipped as poison",
                 schema_id,
                 self.settings.topics.telemetry_subject,
+                topic,
+                checked,
             )
-            self.contract.skip_ids.add(schema_id)
+        self.contract.writers = writers
+        self.contract.checked = checked
 
     def state_rows(self) -> list[int]:
         """State rows after each batch, as the query progress reports them."""

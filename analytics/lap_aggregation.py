@@ -94,24 +94,29 @@ def _in_range(name: str) -> Column:
 def decode(
     raw: DataFrame,
     writer_schemas: Mapping[int, str | Mapping[str, Any]],
-    skip_ids: frozenset[int] = frozenset(),
+    checked: Mapping[int, int] | None = None,
 ) -> DataFrame:
     """Kafka rows -> telemetry rows, plus ``valid`` (false: not aggregated).
 
     Each record is decoded with the writer schema its header names and resolved to the
-    telemetry schema this code reads. A framed record whose id is neither among
-    ``writer_schemas`` nor in ``skip_ids`` stops the batch with :data:`UNKNOWN_ID_ERROR` and
-    the id, before anything is committed: the job then asks the registry whether it is a new
-    version (decode it) or poison (skip it), and runs the batch again.
+    telemetry schema this code reads. A framed record whose id is not among
+    ``writer_schemas`` stops the batch with :data:`UNKNOWN_ID_ERROR` and the id, before
+    anything is committed, unless its offset is below ``checked`` (partition -> offset): such
+    a record was written before the job last read the subject's versions, so its id is no
+    version of it and the record is poison (decoded to nulls, not valid). Otherwise the job
+    reads the versions again (a new one is decoded from then on) and runs the batch again.
     """
-    known = sorted(set(writer_schemas) | set(skip_ids))
     sid = schema_id_column("value")
-    unknown = framed_column("value") & ~sid.isin(known)
+    written_before = F.lit(False)
+    for partition, end in sorted((checked or {}).items()):
+        here = (F.col("partition") == F.lit(partition)) & (F.col("offset") < F.lit(end))
+        written_before = written_before | here
+    unknown = framed_column("value") & ~sid.isin(sorted(writer_schemas)) & ~written_before
     decoded = from_avro_column(TELEMETRY_SCHEMA_FILE, writer_schemas, "value")
-    checked = F.when(unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_ERROR), sid))).otherwise(
-        decoded
-    )
-    rows = raw.select(checked.alias("t"), sid.alias("schema_id")).select("t.*", "schema_id")
+    checked_value = F.when(
+        unknown, F.raise_error(F.concat(F.lit(UNKNOWN_ID_ERROR), sid))
+    ).otherwise(decoded)
+    rows = raw.select(checked_value.alias("t"), sid.alias("schema_id")).select("t.*", "schema_id")
     valid = F.lit(True)
     for name in _CHECKED:
         valid = valid & F.coalesce(_in_range(name), F.lit(False))

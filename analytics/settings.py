@@ -125,13 +125,6 @@ class Settings:
     def trigger(self) -> str:
         return f"{round(self.trigger_s * 1000)} milliseconds"
 
-    @property
-    def job_id(self) -> str:
-        """Stable for one checkpoint folder: names the transactional producer and the group
-        that records which micro-batches are published, so a restart finds them again."""
-        digest = hashlib.sha256(str(self.checkpoint.resolve()).encode()).hexdigest()[:16]
-        return f"f1-analytics-{digest}"
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Env vars, with ``overrides`` (flag values by the names in ``SETTINGS``; None = not

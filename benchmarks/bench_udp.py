@@ -166,10 +166,13 @@ def plain_unpack(datagrams: list[bytes]) -> int:
         0: (layout.motion, ("world_position", "g_force_lateral", "g_force_longitudinal")),
         2: (layout.lap_data, ("current_lap_num", "lap_distance", "total_distance", "sector",
                               "pit_status", "num_pit_stops", "result_status")),
-        7: (layout.status, ("fuel_in_tank", "visual_tyre_compound", "tyres_age_laps")),
+        7: (layout.status, ("fuel_in_tank", "visual_tyre_compound", "tyres_age_laps",
+                            "ers_store_energy", "ers_deploy_mode")),
         10: (layout.damage, ("tyres_wear",)),
         6: (layout.telemetry, ("speed", "throttle", "steer", "brake", "gear", "engine_rpm",
-                               "drs")),
+                               "drs", "brakes_temperature", "tyres_surface_temperature",
+                               "tyres_inner_temperature", "engine_temperature",
+                               "tyres_pressure")),
     }  # fmt: skip
     total = 0
     for data in datagrams:

@@ -28,6 +28,8 @@ BENCHMARKS = {
     "analytics-state": ["benchmarks/bench_analytics.py", "state"],
     "dashboard": ["benchmarks/bench_dashboard.py"],
     "udp": ["benchmarks/bench_udp.py"],
+    "e2e": ["benchmarks/bench_e2e.py"],
+    "scale": ["benchmarks/bench_scale.py"],
 }
 
 

@@ -23,12 +23,14 @@ from dashboard.car_compare import CompareFrame, CompareReader
 from dashboard.circuit_shape import CircuitShape
 from dashboard.delta import delta_live, delta_window, reference_lap
 from dashboard.model import CarState, CompletedLap, GridModel
-from dashboard.timing import Tower, session_line, tower_columns
+from dashboard.timing import CarTiming, Tower, session_line, tower_columns
 from dashboard.traces import every_nth
 
 # The G-G trail: one sample in TRAIL_EVERY (25 per second at 100 Hz), at most TRAIL_POINTS.
 TRAIL_EVERY = 4
 TRAIL_POINTS = 50
+# Without new records a frame is built again after this long: cars go stale by the clock.
+RECHECK_S = 1.0
 
 
 def fmt_lap_time(seconds: float | None, decimals: int = 3) -> str:
@@ -53,11 +55,22 @@ def delta_sign(seconds: float) -> str:
     return "loss" if seconds > 0 else "gain"
 
 
-def readouts(car: CarState, reference: CompletedLap | None) -> dict[str, str]:
-    """Every number of the readout panel as the text the browser shows."""
+def readouts(
+    car: CarState, reference: CompletedLap | None, timing: CarTiming | None = None
+) -> dict[str, str]:
+    """Every number of the readout panel as the text the browser shows. Last and best lap
+    from the tower's timing where the car's traces have none (a session read back from
+    storage, whose lap times come from the stored lap summaries)."""
     r = car.latest or {}
     if not r:
         return {}
+    last = car.last.time_s if car.last else None
+    best = car.best.time_s if car.best else None
+    if timing is not None:
+        if last is None and timing.last is not None:
+            last = timing.last.time_s
+        if best is None and math.isfinite(timing.best_lap_s):
+            best = timing.best_lap_s
     elapsed = car.lap_elapsed_s(r["timestamp"])
     gear = int(r["gear"])
     delta = delta_live(
@@ -73,8 +86,8 @@ def readouts(car: CarState, reference: CompletedLap | None) -> dict[str, str]:
         "drs": "DRS" if r["drs"] else "",
         # Tenths: the timer then changes 10 times a second, not every frame.
         "timer": fmt_lap_time(elapsed, 1),
-        "last": fmt_lap_time(car.last.time_s if car.last else None),
-        "best": fmt_lap_time(car.best.time_s if car.best else None),
+        "last": fmt_lap_time(last),
+        "best": fmt_lap_time(best),
         "delta": fmt_delta(delta),
         "delta_sign": delta_sign(delta),
         "fuel": f"{r['fuel_kg']:.1f}",
@@ -170,7 +183,10 @@ class FrameReader:
         self._tower_line: str | None = None
         self.comparer = CompareReader()
         self._version = -1
-        self._cars: list[tuple[str, str]] = []
+        self._recheck_at = -math.inf
+        # None: nothing sent yet, so the first frame says which cars there are, none included
+        # (a page switched to another session must drop the cars it showed).
+        self._cars: list[tuple[str, str]] | None = None
         self._circuit: CircuitShape | None = None
         self._lap_serial = -1
         self._trace_end = 0
@@ -193,11 +209,17 @@ class FrameReader:
             self._version = -1
 
     def next_frame(self, model: GridModel) -> Frame:
+        now = self._clock()
         with model.lock:
-            if model.version == self._version:
+            if model.version == self._version and now < self._recheck_at:
                 return Frame()
             frame = self._build(model)
-            self._version = model.version
+            # A tower is recomputed at most every TimingBook.refresh_s: one taken just before
+            # the last records of a session (the flag) is not its final state, and no record
+            # will come to ask again. Nor will one when a car goes quiet: look again in a while.
+            current = model.timing.is_current(frame.tower)
+            self._version = model.version if current else -1
+            self._recheck_at = now + RECHECK_S
             return frame
 
     def _build(self, model: GridModel) -> Frame:
@@ -230,9 +252,8 @@ class FrameReader:
         car = model.cars.get(self.selected) if self.selected else None
         if car is None or car.latest is None:
             return frame
-        reference = reference_lap(
-            car, model.timing.car(car.session_id, car.car_id), model.laps.rows
-        )
+        timing = model.timing.car(car.session_id, car.car_id)
+        reference = reference_lap(car, timing, model.laps.rows)
         self._lap_trace(car, reference, frame)
         self._trail(car, frame)
         latest = car.latest
@@ -240,7 +261,7 @@ class FrameReader:
         if now != self._now:
             self._now = now
             frame.now = now
-        for key, text in readouts(car, reference).items():
+        for key, text in readouts(car, reference, timing).items():
             if self._text.get(key) != text:
                 self._text[key] = text
                 frame.text[key] = text
@@ -263,7 +284,7 @@ class FrameReader:
         session = self.session or live or model.timing.newest_session
         tower = model.timing.tower(session, self._clock()) if session else None
         frame.tower = tower
-        if tower is not self._tower:
+        if tower is not self._tower or self._tower_columns is None:
             self._tower = tower
             columns, line = _tower_text(tower) if tower is not None else (tower_columns(None), "")
             old = self._tower_columns

@@ -44,6 +44,22 @@ class StoredLap:
     t_s: np.ndarray | None = None
 
 
+@dataclass(frozen=True)
+class StoredSession:
+    """What InfluxDB holds of a session's end: every car's last two records (time order) and
+    the stored lap summaries; ``status`` as for :class:`StoredLap`."""
+
+    status: str
+    records: tuple[dict[str, Any], ...] = ()
+    summaries: tuple[dict[str, Any], ...] = ()
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored point as a record: a field it lacks (an older writer, a channel not measured)
+    is left out, so readers take its default, as from a record of that writer."""
+    return {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and v != v)}
+
+
 class HistorySource:
     def __init__(self, endpoints: Endpoints, step_m: float) -> None:
         self._endpoints = endpoints
@@ -84,6 +100,10 @@ class HistorySource:
     def sessions(self) -> Future[list[str]]:
         """The sessions stored in InfluxDB (empty when it does not answer)."""
         return self._pool.submit(self._sessions)
+
+    def session_end(self, session: str) -> Future[StoredSession]:
+        """The state ``session`` ended in, as stored (see :class:`StoredSession`)."""
+        return self._pool.submit(self._session_end, session)
 
     def _client(self) -> Any:
         e = self._endpoints
@@ -172,3 +192,21 @@ class HistorySource:
         if df.empty or "lap_time_s" not in df.columns:
             return []
         return df.to_dict("records")
+
+    def _session_end(self, session: str) -> StoredSession:
+        if not self._usable():
+            return StoredSession(UNAVAILABLE)
+        try:
+            with self._client() as history:
+                points = history.last_records(session, 2)
+                summaries = history.lap_summaries(session) if not points.empty else None
+        except Exception as exc:  # down, or a sink under development: ask again later
+            self._failed(exc)
+            return StoredSession(UNAVAILABLE)
+        if points.empty:
+            return StoredSession(MISSING)
+        laps: list[dict[str, Any]] = []
+        if summaries is not None and not summaries.empty and "lap_time_s" in summaries.columns:
+            laps = [_record(r) for r in summaries.to_dict("records")]
+        records = tuple(_record(r) for r in points.to_dict("records"))
+        return StoredSession(FOUND, records, tuple(laps))

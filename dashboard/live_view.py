@@ -25,7 +25,7 @@ from dashboard import theme
 from dashboard.circuit_shape import CircuitShape
 from dashboard.compare_view import CompareView
 from dashboard.frames import TRAIL_POINTS, Frame
-from dashboard.readout_board import ReadoutBoard
+from dashboard.readout_board import CELLS, ReadoutBoard
 from dashboard.tower_view import TowerView
 from schemas.channels import channel
 
@@ -42,7 +42,10 @@ MARK_HALF_M = 45.0
 MARK_LABEL_M = 80.0
 # Plot area of the map inside its figure (title and borders), for metres as wide as high.
 MAP_FRAME_PX = (420, 370)
+DASH = "\u2014"
 NO_REFERENCE = "No reference lap yet: the car's best valid lap appears here once it has one"
+# A session shown as it ended keeps no lap traces but those the pit wall saw live.
+NO_TRACE = "A session that is not live: its laps are compared on the Analytics tab"
 
 
 def _axis_label(name: str) -> str:
@@ -63,6 +66,7 @@ class LiveView:
         self._axis_m = DEFAULT_AXIS_M
         self._car_ids: list[str] = []
         self._selected: str | None = None
+        self._note = NO_REFERENCE
         self._build_track_map()
         self._build_gg()
         self._build_traces()
@@ -290,10 +294,18 @@ class LiveView:
         """Speed, pedals and delta of the selected car: as wide as the page."""
         return column(self.speed_fig, self.pedal_fig, self.delta_fig, sizing_mode="stretch_width")
 
+    def show_live(self, live: bool) -> None:
+        """Whether the tab shows a live session (else one as it ended): the note without a
+        reference lap says which."""
+        note = NO_REFERENCE if live else NO_TRACE
+        if note != self._note:
+            self._note = note
+            self._show_no_reference(bool(self.no_reference[0][0].data["text"]))
+
     def _show_no_reference(self, show: bool) -> None:
         for source, y in self.no_reference:
             if show:
-                source.data = {"x": [self._axis_m / 2], "y": [y], "text": [NO_REFERENCE]}
+                source.data = {"x": [self._axis_m / 2], "y": [y], "text": [self._note]}
             else:
                 source.data = {"x": [], "y": [], "text": []}
 
@@ -376,8 +388,7 @@ class LiveView:
                 "line": ["#0b0e13"] * n,
             }
             if n == 0:
-                self.selected_source.data = {"x": [], "y": [], "driver": []}
-                self.board.update({"driver": "Waiting for telemetry"})
+                self._clear_car()
         elif frame.positions is not None and len(frame.positions["x"]) == len(self._car_ids):
             n = len(self._car_ids)
             self.cars_source.patch(
@@ -428,6 +439,17 @@ class LiveView:
                 sign = frame.text["delta_sign"]
                 colours = {"delta": {"loss": theme.LOSS, "gain": theme.GAIN}.get(sign, theme.TEXT)}
             self.board.update(texts, colours)
+
+    def _clear_car(self) -> None:
+        """No car to show (none on track, or the page switched to a session without cars):
+        nothing of the car shown before stays on the page."""
+        self.selected_source.data = {"x": [], "y": [], "driver": []}
+        self.board.update({"driver": "Waiting for telemetry", **dict.fromkeys(CELLS, DASH)})
+        self.board.pedal_levels(0.0, 0.0)
+        self.trace_source.data = _empty(TRACE_COLUMNS)
+        self.ref_source.data = _empty(REF_COLUMNS)
+        self._show_no_reference(True)
+        self.trail_source.data = {"g_lat": [], "g_long": []}
 
 
 def map_title(circuit: CircuitShape) -> str:

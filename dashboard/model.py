@@ -12,6 +12,7 @@ are on (:mod:`dashboard.circuit_watch`), which the map and the distance axes dra
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 import time
@@ -189,6 +190,11 @@ class CarState:
         self._start_lap(int(record["lap"]), cross_us)
         self.trace.add(0.0, {**at_line, "t_s": 0.0})
 
+    @property
+    def finished(self) -> bool:
+        """Took the chequered flag: the car sends no more records, and is not stale for it."""
+        return self.latest is not None and self.latest.get("car_status") == "finished"
+
     def completed_lap(self, lap: int) -> CompletedLap | None:
         for done in self.completed:
             if done.lap == lap:
@@ -320,9 +326,14 @@ class GridModel:
         return watch.shape
 
     def active_cars(self, stale_after_s: float = 30.0) -> list[CarState]:
-        """Cars of the newest session heard from in the last ``stale_after_s``, by car id."""
+        """Cars of the newest session heard from in the last ``stale_after_s``, or finished (a
+        finisher sends nothing more, yet it stays with its result), by car id."""
         now = self._clock()
-        live = [c for c in self.cars.values() if c.latest and now - c.received_at <= stale_after_s]
+        live = [
+            c
+            for c in self.cars.values()
+            if c.latest and (c.finished or now - c.received_at <= stale_after_s)
+        ]
         if not live:
             return []
         newest = max(live, key=lambda c: c.received_at).session_id
@@ -331,3 +342,33 @@ class GridModel:
     def current_session(self) -> str | None:
         cars = self.active_cars()
         return cars[0].session_id if cars else None
+
+    def snapshot(self, session: str) -> GridModel | None:
+        """A frozen copy of ``session`` as this model holds it (its timing, the cars' last
+        records, their laps where the cars have not moved on to a newer session, its circuit
+        and lap summaries), for a page that shows a session other than the live one. None for
+        a session whose timing is no longer kept. Call with the lock held."""
+        timing = self.timing.sessions.get(session)
+        if timing is None:
+            return None
+        frozen = frozen_model(self.track, self.step_m)
+        latest = [c.latest for c in timing.cars.values() if c.latest is not None]
+        frozen.ingest(sorted(latest, key=lambda r: r["timestamp"]))
+        frozen.timing.sessions[session] = copy.deepcopy(timing)
+        for car_id, car in self.cars.items():
+            if car.session_id == session and car.latest is not None:
+                kept = frozen.cars[car_id] = copy.deepcopy(car)
+                kept.received_at = 0.0
+        watch = self._circuits.get(session)
+        if watch is not None:
+            frozen._circuits[session] = copy.deepcopy(watch)
+        for row in self.laps.session_rows(session):
+            frozen.laps.add(row)
+        frozen.version += 1
+        return frozen
+
+
+def frozen_model(track: Track | None, step_m: float) -> GridModel:
+    """A model whose clock stands still: what it is fed never goes stale (a stored or past
+    session, shown as it ended)."""
+    return GridModel(track, step_m, clock=lambda: 0.0)

@@ -2,8 +2,10 @@
 
 Every session reads the process-wide model (:func:`dashboard.feed.shared_feed`); its only
 own state is which car it shows and what it has already sent (a
-:class:`~dashboard.frames.FrameReader`). The live tab is redrawn at ``VISUALIZATION_FPS``
-and each frame goes out as one websocket message (the document is held while it is built).
+:class:`~dashboard.frames.FrameReader`), and which session it shows
+(:mod:`dashboard.session_pick`: the live one, or one picked in the header, shown as it ended
+when it is not the live one). The live tab is redrawn at ``VISUALIZATION_FPS`` and each
+frame goes out as one websocket message (the document is held while it is built).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dashboard.feed import shared_feed
 from dashboard.frames import FrameReader
 from dashboard.history_source import HistorySource
 from dashboard.live_view import LiveView
+from dashboard.model import GridModel
+from dashboard.session_pick import SessionPick
 from dashboard.settings import Settings
 from dashboard.status import describe
 
@@ -105,6 +109,15 @@ class Page:
         self._sessions_future: Future[list[str]] | None = None
         self._next_sessions = 0.0
         self.live.tower.on_pick = self._pick
+        self.pick = SessionPick(history)
+        self._source: GridModel = self.model
+        self.mode = Div(
+            text="", name="session-mode", styles={"font-size": "12px"}, sizing_mode="stretch_width"
+        )
+        self.follow = pn.widgets.Button(
+            name="Follow live", button_type="primary", width=110, visible=False, align="end"
+        )
+        self.follow.on_click(self._follow_live)
         self.status = Div(
             text="Starting\u2026",
             styles={"color": theme.MUTED, "font-size": "12px", "font-family": theme.MONO},
@@ -127,8 +140,36 @@ class Page:
 
     def _on_session(self, event: object) -> None:
         session = self.session_select.value or None
-        self.reader.show_session(session)
+        self.pick.choose(session)
         self.analytics.show_session(session)
+        self._show_mode()
+
+    def _follow_live(self, _event: object) -> None:
+        self.session_select.value = ""
+
+    def _reader_for(self) -> FrameReader:
+        """The reader of the model the picked session is in: a new one (the whole state sent
+        again) when that model changes, between the live one and a frozen session's."""
+        source, session = self.pick.source(self.model)
+        if source is not self._source:
+            old = self.reader
+            self._source = source
+            self.reader = FrameReader(selected=old.selected, session=session)
+            self.reader.compare_with(old.comparer.pick)
+            self.live.show_live(self.pick.live)
+            self._show_mode()
+        else:
+            self.reader.show_session(session)
+        return self.reader
+
+    def _show_mode(self) -> None:
+        live = self.pick.live
+        colour = theme.GAIN if live else "#ffd54f"
+        text = html.escape(self.pick.label())
+        body = f"<span style='color:{colour};font-weight:700'>{text}</span>"
+        if self.mode.text != body:
+            self.mode.text = body
+        self.follow.visible = self.pick.session is not None
 
     def _update_sessions(self, now: float) -> None:
         """The session picker: the live session first, then every session in memory or
@@ -157,6 +198,7 @@ class Page:
         header = pn.Row(
             self.title,
             self.session_select,
+            self.follow,
             self.car_select,
             self.compare_select,
             sizing_mode="stretch_width",
@@ -186,6 +228,7 @@ class Page:
         )
         page = pn.Column(
             header,
+            pn.pane.Bokeh(self.mode),
             pn.pane.Bokeh(self.status),
             pn.pane.Bokeh(self.banner),
             tabs,
@@ -217,8 +260,8 @@ class Page:
         self.on_frame()
 
     def on_frame(self) -> None:
-        frame = self.reader.next_frame(self.model)
         now = time.monotonic()
+        frame = self._reader_for().next_frame(self._source)
         status_due = now >= self._next_status
         if frame.empty and not status_due:
             return
@@ -248,11 +291,13 @@ class Page:
                 self._next_status = now + STATUS_EVERY_S
                 self._update_status()
                 self._update_sessions(now)
+                self._show_mode()
 
     def _update_status(self) -> None:
         with self.model.lock:
-            cars = len(self.model.active_cars())
-            text = describe(self.model.status, self.settings.topics, cars)
+            active = self.model.active_cars()
+            finished = all(c.finished for c in active)
+            text = describe(self.model.status, self.settings.topics, len(active), None, finished)
         if self.status.text != text.line:
             self.status.text = text.line
         if text.banner != self._banner_text:

@@ -23,7 +23,15 @@ class StatusText:
     level: str  # ok | info | warn | error
 
 
-def describe(status: FeedStatus, topics: Topics, cars: int, now: float | None = None) -> StatusText:
+def describe(
+    status: FeedStatus,
+    topics: Topics,
+    cars: int,
+    now: float | None = None,
+    finished: bool = False,
+) -> StatusText:
+    """The status line and banner; ``finished``: every car of the live session has taken the
+    flag (so silence is the end of the session, not a fault)."""
     now = time.monotonic() if now is None else now
     lag = "\u2014" if status.lag_records is None else f"{status.lag_records:,}"
     latency = "\u2014" if status.latency_ms is None else f"{status.latency_ms:,.0f} ms"
@@ -63,6 +71,13 @@ def describe(status: FeedStatus, topics: Topics, cars: int, now: float | None = 
         )
     if status.catching_up:
         return StatusText(line, "Catching up on the current lap\u2026", "info")
+    if cars and finished and silent:
+        return StatusText(
+            line,
+            "Chequered flag: every car has finished. The classification stays up until the"
+            " next session starts.",
+            "info",
+        )
     if cars == 0 or silent:
         return StatusText(
             line, f"No live telemetry on {topics.telemetry}: waiting for the cars.", "info"

@@ -667,6 +667,14 @@ class TimingBook:
         session = self.sessions.get(session_id)
         return session.cars.get(car_id) if session else None
 
+    def is_current(self, tower: Tower | None) -> bool:
+        """Whether ``tower`` is its session as it is now: no record came after it was computed
+        (within ``refresh_s`` of the last one it may not have been)."""
+        if tower is None:
+            return True
+        session = self.sessions.get(tower.session_id)
+        return session is None or tower.version == session.version
+
     def tower(self, session_id: str | None = None, now: float | None = None) -> Tower | None:
         """The tower of ``session_id`` (default: the newest session), recomputed when records
         came since and ``refresh_s`` has passed (``now``: a monotonic clock; None: always)."""

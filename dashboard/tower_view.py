@@ -5,6 +5,11 @@ is one ``patch`` of one ColumnDataSource and a canvas repaint, where HTML cells 
 the browser lay the page out again. The cells are a named ColumnDataSource
 (``timing-tower``, one row per car in position order, ``car_id`` keys them), so tests and
 tools can read what the browser shows. Clicking a row selects that car.
+
+The browser says which car was clicked, not the server: in a race the order changes several
+times a second, and by the time a tap reaches the server (while the feed keeps its cores
+busy) the row under the pointer may hold another car. The click writes the car id of the row
+the browser showed into a small source (``timing-tower-pick``) that the server watches.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 
 from bokeh.core.properties import value
 from bokeh.events import Tap
-from bokeh.models import ColumnDataSource, Range1d, TapTool
+from bokeh.models import ColumnDataSource, CustomJS, Range1d, TapTool
 from bokeh.plotting import figure
 
 from dashboard import theme
@@ -96,9 +101,14 @@ class TowerView:
         # Taps select nothing themselves: the page selects the car, and the highlight comes
         # back with the next frame.
         fig.add_tools(TapTool(renderers=[rows], behavior="inspect"))
-        fig.on_event(Tap, self._tapped)
         self.header_source = ColumnDataSource({"x": [], "y": [], "text": [], "align": []})
         self.source = ColumnDataSource(self._empty(), name="timing-tower")
+        # ``n`` counts the clicks, so a second click on the same car is a change too.
+        self.pick_source = ColumnDataSource({"car_id": [], "n": []}, name="timing-tower-pick")
+        self.pick_source.on_change("data", self._picked)
+        code = _PICK_JS.replace("HEADER_PX", str(HEADER_PX)).replace("ROW_PX", str(ROW_PX))
+        args = {"fig": fig, "rows": self.source, "pick": self.pick_source}
+        fig.js_on_event(Tap, CustomJS(args=args, code=code))
         for name, (_title, x, align) in COLUMNS.items():
             colour_col, alpha_col = COLOUR_OF.get(name, (None, None))
             style: dict[str, Any] = {
@@ -194,10 +204,19 @@ class TowerView:
         if session_line is not None:
             self.session_source.patch({"text": [(0, session_line)]})
 
-    def _tapped(self, event: Tap) -> None:
-        if self.on_pick is None or event.y is None:
-            return
-        i = int((self.figure.height - HEADER_PX - event.y) // ROW_PX)
-        cars = self.source.data["car_id"]
-        if 0 <= i < len(cars):
-            self.on_pick(cars[i])
+    def _picked(self, _attr: str, _old: Any, new: dict[str, list[Any]]) -> None:
+        cars = new.get("car_id") or []
+        if self.on_pick is not None and cars:
+            self.on_pick(str(cars[-1]))
+
+
+# The row under the pointer, among the rows this browser shows: its car id goes to the server.
+_PICK_JS = """
+const i = Math.floor((fig.height - HEADER_PX - cb_obj.y) / ROW_PX);
+const col = (d, k) => (d instanceof Map ? d.get(k) : d[k]) || [];
+const cars = col(rows.data, "car_id");
+if (cb_obj.y == null || i < 0 || i >= cars.length) return;
+const n = (col(pick.data, "n")[0] || 0) + 1;
+const data = {car_id: [cars[i]], n: [n]};
+pick.data = pick.data instanceof Map ? new Map(Object.entries(data)) : data;
+"""

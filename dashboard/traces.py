@@ -16,6 +16,9 @@ import numpy as np
 
 # What a trace keeps per grid point; ``t_s`` is the time since the lap started.
 TRACE_FIELDS: tuple[str, ...] = ("t_s", "speed_kmh", "throttle", "brake")
+# A first sample this close to a grid point stands for it: a car that starts from rest on the
+# line first reports a fraction of a millimetre past it, and its lap is still whole from 0.
+SAME_POINT_M = 0.01
 
 
 def grid_size(lap_length_m: float, step_m: float) -> int:
@@ -65,10 +68,10 @@ class DistanceTrace:
         if d + 1e-9 >= self.distance[-1] + self.step_m:
             self._grow(d)
         if self._prev_d is None:
-            first = max(0, math.ceil(d / self.step_m - 1e-9))
+            first = max(0, math.ceil((d - SAME_POINT_M) / self.step_m))
             self.start = self.end = min(first, self.size)
             self._prev_d, self._prev = d, values
-            if self.end < self.size and abs(self.distance[self.end] - d) < 1e-9:
+            if self.end < self.size and abs(self.distance[self.end] - d) <= SAME_POINT_M:
                 self._store(self.end, values)
                 self.end += 1
             return self.end - self.start

@@ -12,6 +12,18 @@ Event time: ``timestamp`` = the session's start as the first packet gives it (it
 minus its ``m_sessionTime``) plus the packet's ``m_sessionTime``, so the first record's time is
 its arrival time and later ones follow the game's clock, not the network's jitter.
 
+Telemetry v3's game channels come from the same packets: the height (Motion's world y, which
+points up), the tyre surface and inner temperatures, brake temperatures, tyre pressures and
+engine temperature (Car Telemetry), the ERS store and deploy mode (Car Status). The game's
+4-arrays are rear first (RL, RR, FL, FR); the contract's wheel order is FL, FR, RL, RR
+(``schemas.channels.WHEELS``). A network player whose "Your Telemetry" setting is restricted
+has their Car Status zeroed by the game: their ERS channels are null (not measured), not zeros.
+
+The sector: where the car's lap distance falls among the Session packet's sector starts
+(formats 2024 on), so the sectors every consumer times are the ones the game publishes; Lap
+Data's sector before the session has sent them (format 2023 never does) and on a grid behind
+the line.
+
 Flashbacks: the game rewinds ``m_frameIdentifier`` and ``m_sessionTime`` and sends the rewound
 frames again, while ``m_overallFrameIdentifier`` keeps counting up. A Car Telemetry packet
 whose frame identifier is not above the last one that gave records is a frame replayed by a
@@ -28,6 +40,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -51,7 +64,7 @@ from ingest.layouts import (
     Layout,
     PerCar,
 )
-from schemas.channels import channels
+from schemas.channels import WHEELS, channels
 from schemas.schema_files import load_schema
 from schemas.topics import TELEMETRY_SCHEMA_FILE
 
@@ -78,6 +91,14 @@ _RANGES = tuple(
 )
 
 
+@cache
+def _bounds(members: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """The lower and upper bounds of these ``_RANGES`` entries, as (n, 1) columns."""
+    low = np.array([[_RANGES[k][1]] for k in members], dtype=np.float64)
+    high = np.array([[_RANGES[k][2]] for k in members], dtype=np.float64)
+    return low, high
+
+
 def _table(values: dict[int, str], default: str) -> np.ndarray:
     out = np.full(256, default, dtype=object)
     for code, value in values.items():
@@ -95,6 +116,23 @@ COMPOUNDS = _table(
 PIT_STATUSES = _table({1: "pit_lane", 2: "pit_stop"}, "none")
 CAR_STATUSES = _table(
     {3: "finished", 4: "retired", 5: "retired", 6: "retired", 7: "retired"}, "running"
+)
+# Car Status's ERS deploy mode (the 2026 pack calls 3 "boost"); another code is not a mode the
+# contract knows: null.
+ERS_DEPLOY_MODES = np.full(256, None, dtype=object)
+ERS_DEPLOY_MODES[:4] = ["none", "medium", "hotlap", "overtake"]
+# Index of each contract wheel (FL, FR, RL, RR) in the game's 4-arrays (RL, RR, FL, FR).
+GAME_WHEEL_INDEX = [("rl", "rr", "fl", "fr").index(w) for w in WHEELS]
+# Per-wheel channels: the Car Telemetry field, and the contract's channel and the index in
+# the game's array of each wheel.
+WHEEL_CHANNELS = tuple(
+    (field, tuple((f"{head}_{w}_{unit}", k) for w, k in zip(WHEELS, GAME_WHEEL_INDEX, strict=True)))
+    for head, unit, field in (
+        ("tyre_surface_temp", "c", "tyres_surface_temperature"),
+        ("tyre_inner_temp", "c", "tyres_inner_temperature"),
+        ("brake_temp", "c", "brakes_temperature"),
+        ("tyre_pressure", "psi", "tyres_pressure"),
+    )
 )
 
 
@@ -152,6 +190,9 @@ class GameSession:
     car_ids: np.ndarray = field(default_factory=lambda: _index_names(index_car_id))
     drivers: np.ndarray = field(default_factory=lambda: np.full(MAX_CARS, "CAR", dtype=object))
     participants_body: bytes = b""
+    # Cars of network players whose "Your Telemetry" is restricted (the game zeroes their Car
+    # Status), None when there are none (the usual case); replaced, never changed in place.
+    restricted: np.ndarray | None = None
     # Format 2026: the g-forces of the latest Motion packet, from the change of velocity.
     g_forces: tuple[np.ndarray, np.ndarray] | None = None
     velocity: np.ndarray | None = None
@@ -179,6 +220,8 @@ class _Chunk(NamedTuple):
     g_forces: tuple[np.ndarray, np.ndarray] | None
     car_ids: np.ndarray
     drivers: np.ndarray
+    restricted: np.ndarray | None
+    sector_starts: tuple[float, float] | None
     session_id: str
     kind: str
     timestamp: int
@@ -301,6 +344,13 @@ class GameIngest:
         names = e["name"].tolist()
         car_ids = s.car_ids.copy()
         drivers = s.drivers.copy()
+        restricted = np.zeros(MAX_CARS, dtype=bool)
+        restricted[: layout.cars] = (e["ai_controlled"] == 0) & (e["your_telemetry"] == 0)
+        restricted[active:] = False
+        for player in data[27:29]:  # the player's own cars are never restricted
+            if player < MAX_CARS:
+                restricted[player] = False
+
         seen: set[str] = set()
         for i in range(active):
             number = numbers[i]
@@ -312,6 +362,7 @@ class GameIngest:
             name = names[i].split(b"\0", 1)[0].decode("utf-8", "replace")
             drivers[i] = driver_code(name)
         s.car_ids, s.drivers = car_ids, drivers
+        s.restricted = restricted if restricted.any() else None
 
     @staticmethod
     def _session(s: GameSession, layout: Layout, data: bytes) -> None:
@@ -364,6 +415,8 @@ class GameIngest:
                 s.g_forces,
                 s.car_ids,
                 s.drivers,
+                s.restricted,
+                s.sector_starts_m,
                 s.session_id,
                 s.kind,
                 s.start_us + round(session_time * 1e6),
@@ -397,19 +450,36 @@ class GameIngest:
         return self._within_contract(batch)
 
     def _within_contract(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
-        bad: np.ndarray | None = None
-        for name, lo, hi in _RANGES:
+        # The ranged channels a dtype at a time: one (channels, rows) stack against the bounds,
+        # so a few numpy calls per batch whatever the number of channels (the batches of a
+        # live session are small: a call per channel would be most of their cost).
+        groups: dict[np.dtype, list[int]] = {}
+        columns = []
+        for k, (name, lo, _) in enumerate(_RANGES):
             column = batch[name]
-            outside = ~((column >= lo) & (column <= hi))
-            if outside.any():
-                bad = outside if bad is None else bad | outside
-                self.on_problem(OUT_OF_RANGE, f"{name} outside {lo:g}..{hi:g}")
-        if bad is None:
+            if column.dtype == object:  # a nullable channel with nulls: those are in range
+                column = np.array([lo if v is None else v for v in column], dtype=np.float64)
+            columns.append(column)
+            groups.setdefault(column.dtype, []).append(k)
+        bad_channels: list[int] = []
+        inside_rows = None
+        for members in groups.values():
+            values = np.stack([columns[k] for k in members])
+            low, high = _bounds(tuple(members))
+            inside = (values >= low) & (values <= high)  # NaN compares false: outside
+            if not inside.all():
+                bad_channels += [members[k] for k in np.flatnonzero(~inside.all(axis=1))]
+                rows = inside.all(axis=0)
+                inside_rows = rows if inside_rows is None else inside_rows & rows
+        if inside_rows is None:
             return batch
-        dropped = int(bad.sum())
+        for k in sorted(bad_channels):
+            name, lo, hi = _RANGES[k]
+            self.on_problem(OUT_OF_RANGE, f"{name} outside {lo:g}..{hi:g}")
+        keep = inside_rows
+        dropped = int((~keep).sum())
         self._count(OUT_OF_RANGE, dropped)
         self.records -= dropped
-        keep = ~bad
         if not keep.any():
             return None
         return {name: column[keep] for name, column in batch.items()}
@@ -464,6 +534,29 @@ def _columns(chunks: list[_Chunk]) -> dict[str, np.ndarray]:
     lap_cars = lap[active]
     status_cars = status[active]
     result_status = lap_cars["result_status"]
+    lap_distance = lap_cars["lap_distance"].astype(np.float64)
+    sector = np.minimum(lap_cars["sector"], 2).astype(np.int32) + 1
+    starts = _sector_starts(chunks, counts)
+    if starts is not None:
+        s2, s3 = starts
+        if np.ndim(s2) == 0:  # the usual case: one Session packet's starts for the batch
+            from_starts = np.searchsorted(np.array([s2, s3]), lap_distance, side="right") + 1
+            sector = np.where(lap_distance >= 0.0, from_starts, sector).astype(np.int32)
+        else:
+            from_starts = 1 + (lap_distance >= s2) + (lap_distance >= s3)
+            # A NaN start (no Session packet yet) compares false: Lap Data's sector there.
+            use = (lap_distance >= 0.0) & ~np.isnan(s2)
+            sector = np.where(use, from_starts, sector).astype(np.int32)
+    ers_store = status_cars["ers_store_energy"] / np.float32(1e6)
+    ers_mode = ERS_DEPLOY_MODES[status_cars["ers_deploy_mode"]]
+    if any(c.restricted is not None for c in chunks):
+        none = np.zeros(MAX_CARS, dtype=bool)
+        restricted = cars(
+            np.stack([(none if c.restricted is None else c.restricted)[:n] for c in chunks])
+        )
+        ers_store = ers_store.astype(object)
+        ers_store[restricted] = None
+        ers_mode[restricted] = None
     columns = {
         "session_id": per_packet([c.session_id for c in chunks], object),
         "car_id": ids[active],
@@ -471,7 +564,7 @@ def _columns(chunks: list[_Chunk]) -> dict[str, np.ndarray]:
         "timestamp": per_packet([c.timestamp for c in chunks], np.int64),
         "sim_time_s": per_packet([c.session_time for c in chunks], np.float64),
         "lap": np.maximum(lap_cars["current_lap_num"], 1).astype(np.int32),
-        "lap_distance_m": lap_cars["lap_distance"].astype(np.float64),
+        "lap_distance_m": lap_distance,
         "total_distance_m": lap_cars["total_distance"].astype(np.float64),
         # The game's y axis points up: the map is its x-z plane.
         "x_m": position[:, 0],
@@ -490,19 +583,39 @@ def _columns(chunks: list[_Chunk]) -> dict[str, np.ndarray]:
             np.float32
         ),
         "drs": t["drs"] != 0,
-        "sector": np.minimum(lap_cars["sector"], 2).astype(np.int32) + 1,
+        "sector": sector,
         "session_kind": per_packet([c.kind for c in chunks], object),
         "tyre_compound": COMPOUNDS[status_cars["visual_tyre_compound"]],
         "tyre_age_laps": status_cars["tyres_age_laps"].astype(np.int32),
         "pit_status": PIT_STATUSES[lap_cars["pit_status"]],
         "pit_stops": lap_cars["num_pit_stops"].astype(np.int32),
         "car_status": CAR_STATUSES[result_status],
+        "z_m": position[:, 1],  # the game's y: up
+        "engine_temp_c": t["engine_temperature"].astype(np.float32),
+        "ers_store_mj": ers_store,
+        "ers_deploy_mode": ers_mode,
     }
+    for game_field, wheels in WHEEL_CHANNELS:
+        values = t[game_field].astype(np.float32)  # one copy; a column per wheel is a view
+        for name, k in wheels:
+            columns[name] = values[:, k]
     rows = int(counts.sum())
     return {
         name: columns[name] if name in columns else _default_column(DEFAULTS[name], rows)
         for name in FIELDS
     }
+
+
+def _sector_starts(chunks: list[_Chunk], counts: np.ndarray) -> tuple[Any, Any] | None:
+    """Where sectors 2 and 3 start, for each record: two numbers when every packet had the
+    same (the usual case), per-record arrays when a Session packet came in between (NaN
+    before the first), None when none had any."""
+    first = chunks[0].sector_starts
+    if all(c.sector_starts == first for c in chunks):
+        return None if first is None else (np.float64(first[0]), np.float64(first[1]))
+    known = np.array([c.sector_starts or (np.nan, np.nan) for c in chunks], dtype=np.float64)
+    per_record = np.repeat(known, counts, axis=0)
+    return per_record[:, 0], per_record[:, 1]
 
 
 def _default_column(value: Any, rows: int) -> np.ndarray:

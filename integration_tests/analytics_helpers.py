@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,9 +20,11 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import StringDeserializer
 from fastavro import parse_schema, schemaless_writer
 
+from analytics.settings import Settings
 from circuit import silverstone
 from integration_tests.kafka_io import read_to_end
 from producer.simulation import Simulation, to_records
+from runtime.endpoints import Endpoints
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_serializer
@@ -243,3 +246,19 @@ def summaries_by_key(summaries: list[dict]) -> dict[tuple[str, str, int], dict]:
         assert s["_key"] == s["car_id"], "the Kafka key is the car id"
         out[key] = s
     return out
+
+
+def job_settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: str) -> Settings:
+    """The analytics job's settings for ``topics`` on the test stack: a short trigger, its
+    own checkpoint, and ``env`` over them."""
+    return Settings.from_env(
+        {
+            "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+            "F1_TELEMETRY_TOPIC": topics.telemetry,
+            "F1_ANALYTICS_TOPIC": topics.analytics,
+            "F1_ANALYTICS_CHECKPOINT": str(checkpoint),
+            "SPARK_TRIGGER_INTERVAL": "500ms",
+            **env,
+        }
+    )

@@ -7,6 +7,10 @@
 
 Every test uses its own topic and subject names (a unique suffix), so tests never see
 each other's data, and a running demo can share the same stack.
+
+The cluster drills also get the three-node cluster (``f1-stack up --brokers 3``: Kafka on
+19092-19094, Spark standalone on 17077), started once for the session by the ``cluster``
+fixture, beside the single-node stack whose registry and InfluxDB they use.
 """
 
 from __future__ import annotations
@@ -14,11 +18,15 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from runtime.endpoints import Endpoints
 from runtime.errors import F1Error
+
+if TYPE_CHECKING:
+    from integration_tests.cluster_support import Cluster
 
 
 def _docker_answers() -> bool:
@@ -83,6 +91,17 @@ def _local_stack(request: pytest.FixtureRequest) -> Iterator[Endpoints]:
         with capture.global_and_fixture_disabled():
             print("\nintegration tests: stopping the local stack they started")
             lifecycle.down()
+
+
+@pytest.fixture(scope="session")
+def cluster(source: str, endpoints: Endpoints, request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """The three-node cluster, once per session; stopped at the end if the session started
+    it (``F1_KEEP_STACK=1`` keeps it). Its nodes are local processes that the drills kill."""
+    if source != "local-stack":
+        pytest.skip(f"needs the local stack's processes; infrastructure here comes from {source}")
+    from integration_tests.cluster_support import cluster_session
+
+    yield from cluster_session(request, endpoints)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from pyspark.sql import SparkSession
 
 from analytics.job import AnalyticsJob
 from analytics.publish import format_summary
-from analytics.settings import Settings
 from analytics.spark_session import build_session
 from integration_tests.analytics_helpers import (
     Session,
@@ -23,6 +22,7 @@ from integration_tests.analytics_helpers import (
     encode_batches,
     encode_with,
     end_offsets,
+    job_settings,
     make_topics,
     read_summaries,
     read_telemetry,
@@ -34,8 +34,9 @@ from integration_tests.kafka_io import produce_all
 from runtime.endpoints import Endpoints
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, frame, load_schema, telemetry_serializer
-from schemas.topics import HISTORY_DIR, Topics
+from schemas.topics import HISTORY_DIR
 from tests.analytics_reference import assert_summaries_match, expected_summaries
+from tests.avro_samples import with_game_fields
 from tests.race_samples import drive
 
 pytestmark = pytest.mark.integration
@@ -47,20 +48,6 @@ def spark(endpoints: Endpoints) -> Iterator[SparkSession]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-def _settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: str) -> Settings:
-    return Settings.from_env(
-        {
-            "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
-            "F1_TELEMETRY_TOPIC": topics.telemetry,
-            "F1_ANALYTICS_TOPIC": topics.analytics,
-            "F1_ANALYTICS_CHECKPOINT": str(checkpoint),
-            "SPARK_TRIGGER_INTERVAL": "500ms",
-            **env,
-        }
-    )
 
 
 def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
@@ -77,7 +64,7 @@ def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(
     ends = end_offsets(bootstrap, topics.telemetry)
 
     printed: list[str] = []
-    settings = _settings(
+    settings = job_settings(
         endpoints, topics, tmp_path / "ck", F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER="20000"
     )
     with AnalyticsJob(settings, spark, echo=printed.append) as job:
@@ -119,7 +106,7 @@ def test_restart_new_schema_version_poison_and_late_records(
         first = session.ticks(50 * 160)
         produce_all(bootstrap, topics.telemetry, encode_batches(registry_url, topics, first))
         ends = end_offsets(bootstrap, topics.telemetry)
-        with AnalyticsJob(_settings(endpoints, topics, checkpoint), spark, echo=None) as job:
+        with AnalyticsJob(job_settings(endpoints, topics, checkpoint), spark, echo=None) as job:
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=240)
             first_published = job.publisher.published
             started_with = job.contract  # the writer schemas known before the next version
@@ -141,7 +128,7 @@ def test_restart_new_schema_version_poison_and_late_records(
         values += encode_with(telemetry_next(), newer.schema_id, rest)
         produce_all(bootstrap, topics.telemetry, values)
         ends = end_offsets(bootstrap, topics.telemetry)
-        settings = _settings(endpoints, topics, checkpoint)
+        settings = job_settings(endpoints, topics, checkpoint)
         # Restarted with what the first run knew, as a job started before it was registered.
         with AnalyticsJob(settings, spark, contract=started_with, echo=None) as job:
             run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
@@ -150,7 +137,7 @@ def test_restart_new_schema_version_poison_and_late_records(
             assert job.restarts >= 2
             assert job.publisher.skipped_batches == 1  # the replayed batch, not written again
             assert newer.schema_id in job.contract.writers
-            assert job.contract.skip_ids == {2_000_000_000}
+            assert 2_000_000_000 not in job.contract.writers and job.contract.checked
 
             # Late: lap 2 of car-01 again (minutes behind the watermark) and the last second
             # again (within the watermark, but not newer than what the car already sent).
@@ -175,36 +162,41 @@ def test_restart_new_schema_version_poison_and_late_records(
     assert isinstance(raw, pd.DataFrame)
 
 
-def test_v1_and_v2_writers_a_race_start_and_a_pit_stop_in_one_topic(
+def test_v1_v2_and_v3_writers_a_race_start_and_a_pit_stop_in_one_topic(
     endpoints: Endpoints, spark: SparkSession, unique: str, tmp_path: Path
 ) -> None:
     """Hand-made records (tests/race_samples.py) on a subject with history: car-01 from a v1
-    producer (practice, from mid-lap), car-02 and car-03 from v2 ones (a race from the grid;
-    car-02 stops on lap 3). Each record is decoded with its writer's schema, v1 records get
-    v2's defaults, and every lap driven is summarised once: lap 1 of a race from lights out,
-    the in-lap and out-lap flagged, the stop timed."""
+    producer (practice, from mid-lap), car-02 from a v2 one (a race from the grid, a stop on
+    lap 3), car-03 from a v3 one with the game's channels (from the grid). Each record is
+    decoded with its writer's schema, older records get the newer versions' defaults, and
+    every lap driven is summarised once: lap 1 of a race from lights out, the in-lap and
+    out-lap flagged, the stop timed."""
     bootstrap, registry_url = endpoints.kafka_bootstrap, endpoints.registry_url
     v1_schema = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
-    topics = make_topics(bootstrap, registry_url, unique, older_telemetry=[v1_schema])
+    v2_schema = load_schema(HISTORY_DIR / "telemetry.v2.avsc")
+    older = [v1_schema, v2_schema]
+    topics = make_topics(bootstrap, registry_url, unique, older_telemetry=older)
     session = f"it-{unique}"
     v1_names = [f["name"] for f in v1_schema["fields"]]
     old = [
         {k: r[k] for k in v1_names}
         for r in drive(3, start_m=400.0, kind="practice", session=session, car="car-01")
     ]
-    race = drive(4, pit_lap=2, session=session, car="car-02", driver="HAM")
-    race += drive(3, start_m=-30.0, session=session, car="car-03", driver="LEC")
+    v2 = drive(4, pit_lap=2, session=session, car="car-02", driver="HAM")
+    game = drive(3, start_m=-30.0, session=session, car="car-03", driver="LEC")
+    game = with_game_fields(game, every=1)
     with SchemaRegistry(registry_url) as registry:
         ids = [v.schema_id for v in registry.versions(topics.telemetry_subject)]
         current = telemetry_serializer(registry, topics)
-    assert len(ids) == 2 and current.schema_id == ids[1]
+    assert len(ids) == 3 and current.schema_id == ids[2]
     sent = [(r, Serializer(ids[0], v1_schema).encode(r)) for r in old]
-    sent += [(r, current.encode(r)) for r in race]
+    sent += [(r, Serializer(ids[1], v2_schema).encode(r)) for r in v2]
+    sent += [(r, current.encode(r)) for r in game]
     sent.sort(key=lambda pair: pair[0]["timestamp"])
     produce_all(bootstrap, topics.telemetry, [(r["car_id"], value) for r, value in sent])
     ends = end_offsets(bootstrap, topics.telemetry)
 
-    with AnalyticsJob(_settings(endpoints, topics, tmp_path / "ck"), spark, echo=None) as job:
+    with AnalyticsJob(job_settings(endpoints, topics, tmp_path / "ck"), spark, echo=None) as job:
         assert sorted(job.contract.writers) == sorted(ids)
         run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
 

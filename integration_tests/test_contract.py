@@ -185,7 +185,7 @@ def test_every_released_version_registers_in_order_under_full_transitive(
 ) -> None:
     """A test subject per record, with the released versions registered oldest first (as
     the shared subjects got them over time), then `f1-schemas register` and `check` on it:
-    the registry accepts telemetry v2 and lap summary v3 over everything before them."""
+    the registry accepts telemetry v3 and lap summary v3 over everything before them."""
     chosen = Topics.from_env(
         telemetry=f"it-history-tel-{unique}", analytics=f"it-history-laps-{unique}"
     )
@@ -197,7 +197,7 @@ def test_every_released_version_registers_in_order_under_full_transitive(
                 registry.register(subject, load_schema(path))
             # lap_summary v2 only rewords two docs: a registry may keep it as v1's version.
             before[subject] = len(registry.versions(subject))
-    assert before[chosen.telemetry_subject] == 1 and before[chosen.analytics_subject] >= 1
+    assert before[chosen.telemetry_subject] == 2 and before[chosen.analytics_subject] >= 1
     args = ["--registry", endpoints.registry_url]
     args += ["--telemetry-topic", chosen.telemetry, "--analytics-topic", chosen.analytics]
     capsys.readouterr()
@@ -215,6 +215,6 @@ def test_every_released_version_registers_in_order_under_full_transitive(
                 latest["fields"] == load_schema(released_versions(name, HISTORY_DIR)[-1])["fields"]
             )
     assert schemas_cli.main(["register", *args]) == 0  # idempotent: nothing new
-    assert f"{chosen.telemetry_subject}: version 2, " in capsys.readouterr().out
+    assert f"{chosen.telemetry_subject}: version 3, " in capsys.readouterr().out
     assert schemas_cli.main(["check", *args]) == 0
     assert "acceptable as next version" in capsys.readouterr().out

@@ -8,6 +8,10 @@ A race at ``--rate max``: the timing tower shows every car, a click on a row sel
 ``GET /timing`` answers what the tower shows, and after the flag the classification is the
 order of the cars' finishing crossings (read back from the topic). Screenshots are kept in
 ``artifacts/`` (git-ignored), the race at 1280 and 1920 px wide.
+
+The session picker: a race stored in InfluxDB by the sink, the pit wall on another topic with a
+live practice. Picked, the stored race fills the live tab as it ended (its classification, its
+cars) under a label that says it is not live; "Follow live" brings the live session back.
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture
 def topics(endpoints: Endpoints, unique: str) -> Topics:
-    topics = Topics(telemetry=f"dash-{unique}", analytics=f"dash-{unique}-analytics")
+    return registered(endpoints, f"dash-{unique}")
+
+
+def registered(endpoints: Endpoints, name: str) -> Topics:
+    """Topics ``name`` and ``name-analytics`` with their schemas registered."""
+    topics = Topics(telemetry=name, analytics=f"{name}-analytics", dlq=f"{name}-dlq")
     subprocess.run(
         [
             str(BIN / "f1-schemas"),
@@ -247,7 +256,32 @@ def click_row(browser: Browser, row: int) -> None:
     actions.perform()
 
 
-def finishing_order(endpoints: Endpoints, topic: str) -> list[str]:
+def click_steady_row(browser: Browser, row: int, attempts: int = 10) -> str:
+    """Click ``row`` and return its car, read in the browser just before and just after the
+    click: at ``--rate max`` the order changes several times a second, so a click counts only
+    if the row held the same car on both sides of it (else it is clicked again)."""
+    for _ in range(attempts):
+        before = browser.column("timing-tower", "car_id")[row]
+        click_row(browser, row)
+        if browser.column("timing-tower", "car_id")[row] == before:
+            return str(before)
+    raise AssertionError(f"row {row} of the tower never held one car across a click")
+
+
+def highlighted(browser: Browser) -> str | None:
+    """The car whose row has the selected background (the rows and their colours read at
+    once), None unless exactly one row has it."""
+    script = (
+        "const col = (n, c) => { const m = Bokeh.documents[0].get_model_by_name(n);"
+        "  return Array.from(m.data instanceof Map ? m.data.get(c) : m.data[c]); };"
+        "const cars = col('timing-tower', 'car_id'); const bg = col('timing-tower-rows', 'bg');"
+        "const rows = cars.filter((_c, i) => bg[i] === '#4a1526');"
+        "return rows.length === 1 ? rows[0] : null;"
+    )
+    return browser.driver.execute_script(script)
+
+
+def finishing_order(endpoints: Endpoints, topic: str, cars: int = RACE_CARS) -> list[str]:
     """The classification from the raw records: laps completed, then the time of the finishing
     crossing (interpolated between the last sample before the line and the first past it)."""
     from schemas.registry import SchemaRegistry
@@ -268,15 +302,33 @@ def finishing_order(endpoints: Endpoints, topic: str) -> list[str]:
             t = before["timestamp"] + share * (r["timestamp"] - before["timestamp"])
             finish[car] = (r["lap"] - 1, t)
         last[car] = r
-    assert len(finish) == RACE_CARS, sorted(finish)
+    assert len(finish) == cars, sorted(finish)
     return sorted(finish, key=lambda c: (-finish[c][0], finish[c][1]))
+
+
+def simulate(endpoints: Endpoints, topic: str, session: str, *args: str) -> subprocess.Popen[bytes]:
+    """``f1-simulate`` to ``topic`` as ``session`` with ``args`` (the kind, cars, rate...)."""
+    return subprocess.Popen(
+        [
+            str(BIN / "f1-simulate"),
+            *args,
+            "--session-id",
+            session,
+            "--topic",
+            topic,
+            "--progress-every",
+            "600",
+        ],
+        env={**os.environ, **endpoint_env(endpoints, Topics(telemetry=topic))},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_a_race_shows_the_tower_and_a_click_selects_the_car(
     endpoints: Endpoints, topics: Topics, unique: str
 ) -> None:
     needs_browser()
-    env = {**os.environ, **endpoint_env(endpoints, topics)}
     with (
         TimingServer(
             endpoint_env(endpoints, topics), log_path=ARTIFACTS / "race-server.log"
@@ -284,28 +336,8 @@ def test_a_race_shows_the_tower_and_a_click_selects_the_car(
         Browser(width=1920, height=1900) as browser,
     ):
         # The page is up before the grid starts: then the race at full speed.
-        sim = subprocess.Popen(
-            [
-                str(BIN / "f1-simulate"),
-                "--session",
-                "race",
-                "--cars",
-                str(RACE_CARS),
-                "--laps",
-                "2",
-                "--rate",
-                "max",
-                "--session-id",
-                f"race-{unique}",
-                "--topic",
-                topics.telemetry,
-                "--progress-every",
-                "600",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        race = ["--session", "race", "--cars", str(RACE_CARS), "--laps", "2", "--rate", "max"]
+        sim = simulate(endpoints, topics.telemetry, f"race-{unique}", *race)
         try:
             browser.open(server.url)
             cars = wait_for(
@@ -317,18 +349,14 @@ def test_a_race_shows_the_tower_and_a_click_selects_the_car(
             # A row clicked: its car is the one the page shows (selector, readouts, the row).
             first = browser.readouts()["driver"]
             row = 4
-            picked = browser.column("timing-tower", "car_id")[row]
-            click_row(browser, row)
+            picked = click_steady_row(browser, row)
             shown = wait_for(
                 "the clicked car on the readouts",
                 lambda: (d := browser.readouts()["driver"]).endswith(picked) and d,
                 20,
             )
             assert shown != first
-            rows = browser.column("timing-tower", "car_id")
-            bg = browser.column("timing-tower-rows", "bg")
-            assert bg[rows.index(picked)] == "#4a1526"
-            assert sum(1 for c in bg if c == "#4a1526") == 1
+            wait_for("the clicked car's row highlighted", lambda: highlighted(browser) == picked, 5)
             # The race under way, as wide as a desktop screen and as a laptop's.
             browser.screenshot(ARTIFACTS / "dashboard-race-1920.png")
             browser.driver.set_window_size(1280, 1900)
@@ -357,3 +385,116 @@ def test_a_race_shows_the_tower_and_a_click_selects_the_car(
         assert browser.console_errors() == []
     log = server.log_text().split("WebSocket connection closed")[0]
     assert "Traceback" not in log and not re.search(r"\bE-\d{4}\b", log), server.log_tail()
+
+
+# --- the session picker -----------------------------------------------------------------------
+
+STORED_CARS = 5
+
+
+def pick_session(browser: Browser, label: str) -> None:
+    """Choose ``label`` in the session picker, as a click on the option would."""
+    script = (
+        "for (const d of Bokeh.documents) for (const m of d.all_models)"
+        "  if (String(m.type).endsWith('Select') && m.title === 'Session') {"
+        "    m.value = arguments[0]; return; }"
+    )
+    browser.driver.execute_script(script, label)
+
+
+def session_options(browser: Browser) -> list[str]:
+    script = (
+        "for (const d of Bokeh.documents) for (const m of d.all_models)"
+        "  if (String(m.type).endsWith('Select') && m.title === 'Session')"
+        "    return Array.from(m.options, (o) => Array.isArray(o) ? o[1] : o);"
+        "return [];"
+    )
+    return list(browser.driver.execute_script(script))
+
+
+def click_follow_live(browser: Browser) -> None:
+    """A click on the "Follow live" button (inside its shadow root)."""
+    script = (
+        "for (const d of Bokeh.documents) for (const m of d.all_models)"
+        "  if (String(m.type).endsWith('Button') && m.label === 'Follow live') {"
+        "    Bokeh.index.find_one(m).el.shadowRoot.querySelector('button').click(); return; }"
+    )
+    browser.driver.execute_script(script)
+
+
+def test_a_stored_session_picked_fills_the_live_tab_as_it_ended(
+    endpoints: Endpoints, unique: str
+) -> None:
+    needs_browser()
+    from integration_tests.sink_support import (
+        SinkProcess,
+        create_bucket,
+        delete_bucket,
+        wait_for_count,
+    )
+
+    stored = registered(endpoints, f"dash-stored-{unique}")
+    live = registered(endpoints, f"dash-live-{unique}")
+    bucket, race_session = f"dash-{unique}", f"stored-{unique}"
+    create_bucket(endpoints, bucket)
+    sink = SinkProcess(
+        endpoints, stored, bucket, f"dash-sink-{unique}", ARTIFACTS / "picker-sink.log"
+    )
+    practice = None
+    try:
+        # A short race, stored by the sink: the pit wall never sees it on its topic.
+        race_args = ["--session", "race", "--cars", str(STORED_CARS), "--laps", "2"]
+        sim = simulate(endpoints, stored.telemetry, race_session, *race_args, "--rate", "max")
+        assert sim.wait(timeout=300) == 0, sim.stderr.read().decode() if sim.stderr else ""
+        records = len(read_to_end(endpoints.kafka_bootstrap, stored.telemetry))
+        sink.start()
+        wait_for_count(endpoints, bucket, race_session, records, timeout=120)
+        expected = finishing_order(endpoints, stored.telemetry, STORED_CARS)
+
+        practice = simulate(
+            endpoints, live.telemetry, f"live-{unique}", "--cars", "3", "--rate", "2"
+        )
+        env = {**endpoint_env(endpoints, live), "F1_INFLUX_BUCKET": bucket}
+        with (
+            TimingServer(env, log_path=ARTIFACTS / "picker-server.log") as server,
+            Browser() as browser,
+        ):
+            browser.open(server.url)
+            cars = lambda: browser.column("timing-tower", "car_id")  # noqa: E731
+            wait_for("the live cars", lambda: len(cars()) == 3, 45)
+            assert (browser.text_of("session-mode") or "").count("LIVE \u00b7 following") == 1
+            wait_for("the stored session", lambda: race_session in session_options(browser), 45)
+
+            pick_session(browser, race_session)
+            wait_for(
+                "the stored race's classification",
+                lambda: cars() == expected,
+                45,
+            )
+            assert browser.column("timing-tower", "status") == ["FIN"] * STORED_CARS
+            assert browser.column("timing-tower", "gap")[0] == "LEADER"
+            mode = browser.text_of("session-mode") or ""
+            assert f"NOT LIVE \u00b7 session {race_session} as stored in InfluxDB" in mode
+            driver = wait_for("a stored car's readouts", lambda: browser.readouts()["driver"], 10)
+            assert any(driver.endswith(c) for c in expected), driver
+            # The frozen session stays as it is while the live one goes on.
+            time.sleep(2)
+            assert cars() == expected
+            browser.screenshot(ARTIFACTS / "dashboard-stored-session.png")
+
+            click_follow_live(browser)
+            wait_for(
+                "the live session back",
+                lambda: len(cars()) == 3 and "following" in (browser.text_of("session-mode") or ""),
+                30,
+            )
+            assert browser.console_errors() == []
+        log = server.log_text().split("WebSocket connection closed")[0]
+        assert "Traceback" not in log and not re.search(r"\bE-\d{4}\b", log), server.log_tail()
+    finally:
+        if practice is not None:
+            practice.terminate()
+            practice.wait(timeout=15)
+        if sink.proc is not None:
+            sink.stop()
+        delete_bucket(endpoints, bucket)

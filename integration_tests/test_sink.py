@@ -41,6 +41,7 @@ from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, lap_summary_serializer, load_schema, telemetry_serializer
 from schemas.topics import HISTORY_DIR, LAP_SUMMARY_SCHEMA_FILE, Topics
 from storage.history import ALL_TIME, History
+from tests.avro_samples import with_game_fields
 from tests.race_samples import drive
 
 
@@ -87,7 +88,9 @@ def sunk(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> Iter
     create_bucket(endpoints, bucket)
     session = f"it-session-{unique}"
     group = f"it-sink-{unique}"
-    records = make_records(session)
+    # Every other record with the game's channels, the others without them (null: not
+    # measured), as a game and a simulator on one topic.
+    records = with_game_fields(make_records(session))
     summaries = _summaries(session, records)
     with SchemaRegistry(endpoints.registry_url) as registry:
         produce(
@@ -121,10 +124,14 @@ def _history(sunk: Sunk) -> History:
 
 
 def _assert_same_values(stored: pd.DataFrame, produced: list[dict], names: list[str]) -> None:
-    """Doubles equal exactly; Avro floats equal after the float32 rounding of the wire."""
+    """Doubles equal exactly; Avro floats equal after the float32 rounding of the wire; a
+    channel not measured (null) has no value on either side."""
     expected = pd.DataFrame(produced)
     for name in names:
         got, want = stored[name].to_numpy(), expected[name].to_numpy()
+        missing = pd.isna(got)
+        np.testing.assert_array_equal(missing, pd.isna(want), name)
+        got, want = got[~missing], want[~missing]
         c = channel(name)
         if c.avro_type == "float":
             np.testing.assert_array_equal(got.astype(np.float32), want.astype(np.float32), name)
@@ -284,41 +291,55 @@ def test_the_dashboard_reads_stored_laps_through_its_history_source(sunk: Sunk) 
     )
 
 
-def test_v1_and_v2_records_in_one_topic_are_stored_as_they_were_sent(
+def test_v1_v2_and_v3_records_in_one_topic_are_stored_as_they_were_sent(
     endpoints: Endpoints, tmp_path: Path
 ) -> None:
     """A subject with history: car-01 written by a v1 producer, car-02 by a v2 one (a race
-    car from the grid, negative lap distances, a pit stop), interleaved on one topic. Each
-    point holds the fields its record was sent with: no made-up compound for a v1 car."""
+    car from the grid, negative lap distances, a pit stop), car-03 by a v3 one with the
+    game's channels measured and car-04 by a v3 one that leaves them out (null: not
+    measured), interleaved on one topic. Each point holds the fields its record was sent
+    with: no made-up compound for a v1 car, no made-up temperature for a v1, v2 or
+    simulated v3 car."""
     unique = uuid.uuid4().hex[:10]
     v1_schema = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
-    topics = create_topics(endpoints, unique, older_telemetry=[v1_schema])
+    v2_schema = load_schema(HISTORY_DIR / "telemetry.v2.avsc")
+    topics = create_topics(endpoints, unique, older_telemetry=[v1_schema, v2_schema])
     bucket, group = f"it-sink-mixed-{unique}", f"it-sink-mixed-{unique}"
     create_bucket(endpoints, bucket)
     session = f"it-mixed-{unique}"
     v1_names = [f["name"] for f in v1_schema["fields"]]
+    v2_names = [f["name"] for f in v2_schema["fields"]]
     old = [
         {k: r[k] for k in v1_names}
         for r in drive(2, start_m=300.0, kind="practice", session=session, car="car-01")
     ]
-    new = drive(3, pit_lap=1, session=session, car="car-02", driver="HAM")
+    v2 = [
+        {k: r[k] for k in v2_names}
+        for r in drive(3, pit_lap=1, session=session, car="car-02", driver="HAM")
+    ]
+    game = with_game_fields(drive(2, session=session, car="car-03", driver="LEC"), every=1)
+    simulated = drive(2, session=session, car="car-04", driver="PIA")
     with SchemaRegistry(endpoints.registry_url) as registry:
         ids = [v.schema_id for v in registry.versions(topics.telemetry_subject)]
-        assert len(ids) == 2  # v1, then the current version
+        assert len(ids) == 3  # v1, v2, then the current version
         v1_ser = Serializer(ids[0], v1_schema)
-        v2_ser = telemetry_serializer(registry, topics)
-    assert v2_ser.schema_id == ids[1]
+        v2_ser = Serializer(ids[1], v2_schema)
+        v3_ser = telemetry_serializer(registry, topics)
+    assert v3_ser.schema_id == ids[2]
     sent = [*zip(old, encoded(v1_ser, old), strict=True)]
-    sent += zip(new, encoded(v2_ser, new), strict=True)
-    sent.sort(key=lambda pair: pair[0]["timestamp"])  # both cars' records, in event time
+    sent += zip(v2, encoded(v2_ser, v2), strict=True)
+    sent += zip(game, encoded(v3_ser, game), strict=True)
+    sent += zip(simulated, encoded(v3_ser, simulated), strict=True)
+    sent.sort(key=lambda pair: pair[0]["timestamp"])  # every car's records, in event time
     produce(endpoints, topics.telemetry, [value for _, value in sent])
     sink = SinkProcess(endpoints, topics, bucket, group, tmp_path / "sink.log").start()
+    cars = ("car-01", "car-02", "car-03", "car-04")
     try:
-        wait_for_count(endpoints, bucket, session, len(old) + len(new))
+        wait_for_count(endpoints, bucket, session, len(sent))
         with History(
             endpoints.influx_url, endpoints.influx_token.reveal(), endpoints.influx_org, bucket
         ) as history:
-            stored = {car: history.lap_points(session, car, 1) for car in ("car-01", "car-02")}
+            stored = {car: history.lap_points(session, car, 1) for car in cars}
             fields = history.frame(
                 f'from(bucket: "{bucket}") |> range({ALL_TIME})'
                 f' |> filter(fn: (r) => r._measurement == "telemetry"'
@@ -330,17 +351,20 @@ def test_v1_and_v2_records_in_one_topic_are_stored_as_they_were_sent(
         if sink.alive():
             sink.stop()
         delete_bucket(endpoints, bucket)
-    added = {c.name for c in channels()} - set(v1_names)
+    added = set(v2_names) - set(v1_names)
+    game_channels = {c.name for c in channels()} - set(v2_names)
     counted = {(car, f): n for car, f, n in fields[["car_id", "_field", "_value"]].to_numpy()}
-    # Every v1 point has its own fields and none of v2's; every v2 point has all of them.
+    by_car = {car: {f for c, f in counted if c == car} for car in cars}
+    sent_by_car = {car: sum(1 for r, _ in sent if r["car_id"] == car) for car in cars}
+    # Every point has the fields its record was sent with, and no other.
     tags_and_time = {"session_id", "car_id", "driver", "timestamp"}
-    assert {f for car, f in counted if car == "car-01"} == set(v1_names) - tags_and_time
-    assert all(counted[("car-01", f)] == len(old) for car, f in counted if car == "car-01")
-    assert added <= {f for car, f in counted if car == "car-02"}
-    assert all(counted[("car-02", f)] == len(new) for car, f in counted if car == "car-02")
+    assert by_car["car-01"] == set(v1_names) - tags_and_time
+    assert by_car["car-02"] == by_car["car-04"] == set(v2_names) - tags_and_time
+    assert by_car["car-03"] == {c.name for c in channels()} - tags_and_time
+    assert all(counted[key] == sent_by_car[key[0]] for key in counted)
     # Values as sent: lap 1 of the race car starts behind the line; strings as strings.
     grid = stored["car-02"]
-    lap1 = [r for r in new if r["lap"] == 1]
+    lap1 = [r for r in v2 if r["lap"] == 1]
     assert grid["lap_distance_m"].tolist() == [r["lap_distance_m"] for r in lap1]
     assert grid["lap_distance_m"].iloc[0] == -22.0
     assert grid["pit_status"].tolist() == [r["pit_status"] for r in lap1]
@@ -348,3 +372,10 @@ def test_v1_and_v2_records_in_one_topic_are_stored_as_they_were_sent(
     assert grid["tyre_age_laps"].tolist() == [r["tyre_age_laps"] for r in lap1]
     assert added.isdisjoint(stored["car-01"].columns)
     assert stored["car-01"]["timestamp"].tolist() == [r["timestamp"] for r in old if r["lap"] == 1]
+    # The game car's channels as measured; none for the others.
+    lap1 = [r for r in game if r["lap"] == 1]
+    measured = stored["car-03"]
+    assert measured["brake_temp_rl_c"].tolist() == [r["brake_temp_rl_c"] for r in lap1]
+    assert measured["ers_deploy_mode"].tolist() == [r["ers_deploy_mode"] for r in lap1]
+    for car in ("car-01", "car-02", "car-04"):
+        assert game_channels.isdisjoint(stored[car].columns), car

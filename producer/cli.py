@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +31,15 @@ from producer.session import GRID_SLOTS, MAX_FUEL_KG, SESSION_KINDS, TYRE_CHOICE
 from runtime import endpoints
 from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.errors import ConfigError
-from runtime.settings import Setting, choice, integer, number
+from runtime.settings import Setting, choice, flag_type, integer, number
 from schemas.topics import TELEMETRY_TOPIC_SETTING
 
 log = logging.getLogger("producer")
 
 PROG = "f1-simulate"
 MAX_CARS = 20
+# 9999-12-31T23:59:59Z: event times beyond it overflow the microsecond timestamps.
+LAST_SESSION_START_S = 253_402_300_799
 HZ_SETTING: Setting[Any] = Setting(
     "PHYSICS_FREQUENCY", "100", "physics ticks per second", integer(1, 10_000), flag="--hz"
 )
@@ -50,15 +52,8 @@ SESSION_KIND_SETTING: Setting[str] = Setting(
 )
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad flags are one line (and exit 2), as bad settings are."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog=PROG,
         description="Simulate F1 cars around Silverstone (or the circuit of --track) at 100 Hz "
         "and stream their telemetry as Avro to Kafka (or to a file).",
@@ -130,18 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _finite_float(text: str) -> float:
-    try:
-        return number()(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _positive_float(text: str) -> float:
-    try:
-        return number(above=0)(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_finite_float = flag_type(number())
+_positive_float = flag_type(number(above=0))
 
 
 @dataclass
@@ -189,9 +174,10 @@ class Settings:
             raise ConfigError(
                 f"--fuel-kg must be above 0 and at most {MAX_FUEL_KG:g}, got {args.fuel_kg:g}"
             )
-        if args.session_start is not None and args.session_start < 0:
+        if args.session_start is not None and not 0 <= args.session_start <= LAST_SESSION_START_S:
             raise ConfigError(
-                f"--session-start must be Unix seconds, 0 or more, got {args.session_start:g}"
+                "--session-start must be Unix seconds, 0 or more and before the year 10000, "
+                f"got {args.session_start:g}"
             )
         hz = HZ_SETTING.resolve(args.hz)
         if args.output is not None and args.output.suffix not in (".csv", ".jsonl"):

@@ -28,9 +28,11 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from types import FrameType
 from typing import Any, Protocol
 
+from runtime.arguments import one_line, parse_args
 from runtime.errors import ConfigError, F1Error
 
 EXIT_OK = 0
@@ -140,11 +142,11 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         return body()
     except ConfigError as exc:
         log.debug("bad input", exc_info=True)
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {one_line(exc)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except F1Error as exc:
         log.debug("failed", exc_info=True)
-        print(f"{prog}: {exc}", file=sys.stderr)
+        print(f"{prog}: {one_line(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
@@ -153,6 +155,15 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         # The reader of our output went away (`... | head`): not an error.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except Exception as exc:
+        # A failure no code path foresaw is still one line for the user; -v logs its traceback
+        # for the bug report.
+        log.debug("unexpected failure", exc_info=True)
+        print(
+            f"{prog}: unexpected {type(exc).__name__}: {one_line(exc)} (-v shows the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
 
 
 def add_verbose_flag(parser: argparse.ArgumentParser | Any) -> None:
@@ -172,15 +183,16 @@ def run_main(
     install the signal handlers, run ``body(settings, stop)``, and map what it raises to an
     exit code.
 
-    Bad flags and bad settings (a :class:`ConfigError` from ``settings(args)``) exit 2 with
-    one line, before anything starts.
+    Bad flags (``runtime.arguments.parse_args``) and bad settings (a :class:`ConfigError`
+    from ``settings(args)``) exit 2 with one line, before anything starts.
     """
-    args = parser.parse_args(argv)
-    configure_logging(getattr(args, "verbose", False), quiet=quiet)
     try:
+        args = parse_args(prog, parser, argv)
+        configure_logging(getattr(args, "verbose", False), quiet=quiet)
         built = settings(args)
     except ConfigError as exc:
-        parser.exit(EXIT_BAD_INPUT, f"{prog}: {exc}\n")
+        parser.exit(EXIT_BAD_INPUT, f"{prog}: {one_line(exc)}\n")
     stop = StopSignal()
     with stop.installed():
-        return run_command(prog, lambda: body(built, stop))
+        # A partial, so the settings the body gets are visible to whoever holds it.
+        return run_command(prog, partial(body, built, stop))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from runtime.errors import InfrastructureError
@@ -47,3 +48,64 @@ def broker_topics(
     raise InfrastructureError(
         f"Kafka at {bootstrap} is unreachable after {attempts} attempt(s){detail}"
     )
+
+
+def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int, int]:
+    """Partition -> the offset after the last record of ``topic`` now; InfrastructureError
+    when the broker does not say."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer(client_config(bootstrap, log_level=0, **{"group.id": "f1-end-offsets"}))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise InfrastructureError(f"Kafka at {bootstrap}: no topic {topic}")
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1]
+            for p in sorted(metadata.partitions)
+        }
+    except KafkaException as exc:
+        raise InfrastructureError(f"Kafka at {bootstrap}: end offsets of {topic}: {exc}") from exc
+    finally:
+        consumer.close()
+
+
+# librdkafka errors that go away by themselves (a broker, a leader or a coordinator is back,
+# a request is sent again) although librdkafka does not flag all of them retriable. Anything
+# else (authorization, a record the broker refuses, a fenced producer) stays however often
+# it is retried.
+_TRANSIENT_NAMES = (
+    "_TRANSPORT",
+    "_ALL_BROKERS_DOWN",
+    "_MSG_TIMED_OUT",
+    "_TIMED_OUT",
+    "_TIMED_OUT_QUEUE",
+    "_QUEUE_FULL",
+    "_RESOLVE",
+    "_WAIT_COORD",
+    "REQUEST_TIMED_OUT",
+    "NETWORK_EXCEPTION",
+    "NOT_ENOUGH_REPLICAS",
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    "LEADER_NOT_AVAILABLE",
+    "NOT_LEADER_FOR_PARTITION",
+    "BROKER_NOT_AVAILABLE",
+    "COORDINATOR_NOT_AVAILABLE",
+    "NOT_COORDINATOR",
+    "COORDINATOR_LOAD_IN_PROGRESS",
+    "CONCURRENT_TRANSACTIONS",
+    "KAFKA_STORAGE_ERROR",
+)
+
+
+@cache
+def _transient_codes() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset(getattr(KafkaError, name) for name in _TRANSIENT_NAMES)
+
+
+def transient(err: Any) -> bool:
+    """Whether a ``KafkaError`` is worth retrying: not fatal, and retriable or one of the
+    errors an outage or a leader election causes."""
+    return not err.fatal() and (err.retriable() or err.code() in _transient_codes())

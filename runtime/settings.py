@@ -134,12 +134,20 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds?|m|min|min
 _UNIT_S = {"ms": 0.001, "m": 60.0, "min": 60.0, "minute": 60.0, "minutes": 60.0}
 
 
+# Longest duration any setting takes: timers and waits beyond it are a typo, and far beyond
+# it (1e400 digits) a float is infinite and Python's timeouts overflow.
+MAX_DURATION_S = 7 * 86_400.0
+
+
 def duration_s(value: str) -> float:
-    """Seconds in ``"5"``, ``"5s"``, ``"500ms"``, ``"2 min"``."""
+    """Seconds in ``"5"``, ``"5s"``, ``"500ms"``, ``"2 min"``, at most a week."""
     match = _DURATION.match(value)
     if not match:
         raise ValueError("expected a duration like 5s, 500ms or 2min")
-    return float(match.group(1)) * _UNIT_S.get(match.group(2) or "s", 1.0)
+    seconds = float(match.group(1)) * _UNIT_S.get(match.group(2) or "s", 1.0)
+    if not seconds <= MAX_DURATION_S:
+        raise ValueError("must be at most 7 days")
+    return seconds
 
 
 def positive_duration_s(value: str) -> float:
@@ -147,6 +155,23 @@ def positive_duration_s(value: str) -> float:
     if seconds <= 0:
         raise ValueError("must be longer than 0")
     return seconds
+
+
+def flag_type(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """``parse`` as an argparse ``type=``: a flag that is not a Setting gets the same checks
+    (finite, in range) and the same one-line reason as a setting does. ``parse`` raises
+    ValueError with a short reason, or ConfigError with a whole message."""
+
+    def as_flag(value: str) -> T:
+        try:
+            return parse(value)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{exc}, got {value!r}") from None
+
+    as_flag.__name__ = getattr(parse, "__name__", "value")
+    return as_flag
 
 
 # --- the setting ------------------------------------------------------------------------------

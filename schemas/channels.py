@@ -16,6 +16,7 @@ Run ``python -m schemas.channels`` to print the table as Markdown (the README em
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -56,6 +57,13 @@ SESSION_KINDS = ("race", "practice", "qualifying", "unknown")
 TYRE_COMPOUNDS = ("soft", "medium", "hard", "intermediate", "wet", "unknown")
 PIT_STATUSES = ("none", "pit_lane", "pit_stop")
 CAR_STATUSES = ("running", "finished", "retired")
+ERS_DEPLOY_MODES = ("none", "medium", "hotlap", "overtake")
+
+# The order of the per-wheel channels (telemetry v3): front left, front right, rear left,
+# rear right, as the field name suffixes say. The F1 game sends its 4-arrays rear first (RL,
+# RR, FL, FR); the ingest reorders them.
+WHEELS = ("fl", "fr", "rl", "rr")
+WHEEL_LABELS = {"fl": "FL", "fr": "FR", "rl": "RL", "rr": "RR"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class Channel:
     is a full-match regex for strings. ``kind`` says how to treat the values: continuous
     (plot as a line, aggregate), discrete (steps: gear, lap, sector, flags), identifier
     (who/which: tags, never aggregated) or time (the event time of the record).
+    ``nullable``: the field is Avro ``["null", <type>]`` with default null, which means "not
+    measured": a channel that only some sources have (see :data:`WHEELS`).
     """
 
     record: str
@@ -78,6 +88,7 @@ class Channel:
     maximum: float | None = None
     pattern: str | None = None
     logical_type: str | None = None
+    nullable: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -132,8 +143,11 @@ def _c(
     *,
     pattern: str | None = None,
     logical_type: str | None = None,
+    nullable: bool = False,
 ) -> Channel:
-    return Channel(record, name, label, unit, avro_type, kind, lo, hi, pattern, logical_type)
+    return Channel(
+        record, name, label, unit, avro_type, kind, lo, hi, pattern, logical_type, nullable
+    )
 
 
 def _ids(record: str) -> tuple[Channel, ...]:
@@ -150,6 +164,18 @@ _SESSION_KIND = one_of(*SESSION_KINDS)
 _COMPOUND = one_of(*TYRE_COMPOUNDS)
 _PIT_STATUS = one_of(*PIT_STATUSES)
 _CAR_STATUS = one_of(*CAR_STATUSES)
+_ERS_DEPLOY_MODE = one_of(*ERS_DEPLOY_MODES)
+
+
+def _per_wheel(name: str, label: str, unit: str, lo: float, hi: float) -> tuple[Channel, ...]:
+    """One nullable float channel per wheel, ``<name>_<wheel>_<unit suffix>``, in WHEELS order."""
+    head, _, suffix = name.rpartition("_")
+    return tuple(
+        _c(_T, f"{head}_{w}_{suffix}", f"{label} {WHEEL_LABELS[w]}", unit, "float", "continuous",
+           lo, hi, nullable=True)
+        for w in WHEELS
+    )  # fmt: skip
+
 
 TELEMETRY_CHANNELS: tuple[Channel, ...] = (
     *_ids(_T),
@@ -179,6 +205,24 @@ TELEMETRY_CHANNELS: tuple[Channel, ...] = (
     _c(_T, "pit_status", "Pit status", "none", "string", "discrete", pattern=_PIT_STATUS),
     _c(_T, "pit_stops", "Pit stops", "none", "int", "discrete", 0, 20),
     _c(_T, "car_status", "Car status", "none", "string", "discrete", pattern=_CAR_STATUS),
+    # Telemetry v3: channels the F1 game has and the simulator does not; null = not measured.
+    _c(_T, "z_m", "Z", "m", "float", "continuous", -10_000, 10_000, nullable=True),
+    *_per_wheel("tyre_surface_temp_c", "Tyre surface", "degC", -50, 300),
+    *_per_wheel("tyre_inner_temp_c", "Tyre inner", "degC", -50, 300),
+    *_per_wheel("brake_temp_c", "Brake", "degC", -50, 2_000),
+    *_per_wheel("tyre_pressure_psi", "Tyre pressure", "psi", 0, 100),
+    _c(_T, "engine_temp_c", "Engine temp", "degC", "float", "continuous", -50, 300, nullable=True),
+    _c(_T, "ers_store_mj", "ERS store", "MJ", "float", "continuous", 0, 20, nullable=True),
+    _c(
+        _T,
+        "ers_deploy_mode",
+        "ERS mode",
+        "none",
+        "string",
+        "discrete",
+        pattern=_ERS_DEPLOY_MODE,
+        nullable=True,
+    ),
 )
 
 LAP_SUMMARY_CHANNELS: tuple[Channel, ...] = (
@@ -319,8 +363,10 @@ def doc_mismatches(schema: dict[str, object], record: str) -> list[str]:
         ftype = f["type"]
         avro_type = ftype.get("type") if isinstance(ftype, dict) else ftype
         logical = ftype.get("logicalType") if isinstance(ftype, dict) else None
+        nullable = False
         if isinstance(ftype, list):  # a nullable field: the non-null branch carries the type
             branches = [b for b in ftype if b != "null"]
+            nullable = len(branches) < len(ftype)
             avro_type = branches[0] if len(branches) == 1 else ftype
             if isinstance(avro_type, dict):
                 logical = avro_type.get("logicalType")
@@ -329,6 +375,14 @@ def doc_mismatches(schema: dict[str, object], record: str) -> list[str]:
             problems.append(
                 f"{record}.{name}: schema type {avro_type} ({logical}) but table says "
                 f"{c.avro_type} ({c.logical_type})"
+            )
+        # A nullable channel is ["null", type] with default null: null first, so that the
+        # default (which Avro takes from the first branch) is "not measured".
+        null_first = nullable and ftype[0] == "null" and f.get("default", 0) is None
+        if c.nullable != nullable or (nullable and not null_first):
+            problems.append(
+                f"{record}.{name}: schema type {json.dumps(ftype)} but the table says "
+                + ('["null", type] with default null' if c.nullable else "not nullable")
             )
         try:
             doc = parse_doc(f.get("doc", ""))
@@ -358,6 +412,8 @@ def markdown_table(record: str = TELEMETRY) -> str:
     ]
     for c in CHANNELS[record]:
         avro = c.avro_type + (f" ({c.logical_type})" if c.logical_type else "")
+        if c.nullable:
+            avro += " or null"
         if c.avro_type == "string":
             # A pipe ends a table cell, even inside a code span, unless escaped.
             rng = "`" + str(c.pattern).replace("|", "\\|") + "`"

@@ -20,6 +20,7 @@ from pathlib import Path
 from runtime.command import add_verbose_flag, run_main
 from runtime.endpoints import SCHEMA_REGISTRY_URL
 from runtime.errors import ConfigError, InfrastructureError
+from runtime.settings import flag_type, integer, number
 from schemas import channels, evolution, registration
 from schemas.registry import (
     COMPATIBILITY_LEVELS,
@@ -28,6 +29,7 @@ from schemas.registry import (
     SubjectNotFoundError,
     probe,
 )
+from schemas.schema_files import schema_file_problem
 from schemas.topics import (
     ANALYTICS_TOPIC_SETTING,
     SCHEMA_DIR,
@@ -54,7 +56,7 @@ def _add_topic_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Register the platform's Avro schemas and check that they evolve safely.",
@@ -82,7 +84,11 @@ def _parser() -> argparse.ArgumentParser:
         help=f"compatibility level set on each subject (default {DEFAULT_COMPATIBILITY})",
     )
     reg.add_argument(
-        "--timeout", type=float, default=5.0, metavar="S", help="HTTP timeout in s (default 5)"
+        "--timeout",
+        type=flag_type(number(above=0, hi=600)),
+        default=5.0,
+        metavar="S",
+        help="HTTP timeout in s (default 5)",
     )
     _add_topic_flags(reg)
 
@@ -116,7 +122,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Encode and decode telemetry records in this process and print records/s, "
         "next to plain fastavro on the same record as a baseline.",
     )
-    bench.add_argument("--records", type=int, default=100_000, metavar="N", help="records per run")
+    bench.add_argument(
+        "--records",
+        type=flag_type(integer(1, 100_000_000)),
+        default=100_000,
+        metavar="N",
+        help="records per run",
+    )
 
     sub.add_parser("channels", help="print the channel tables as Markdown")
     return parser
@@ -130,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "channels": _channels,
     }
     return run_main(
-        PROG, _parser(), lambda args, _stop: commands[args.command](args), argv, quiet=True
+        PROG, build_parser(), lambda args, _stop: commands[args.command](args), argv, quiet=True
     )
 
 
@@ -162,6 +174,8 @@ def _ask_registry(url: str, topics: Topics, schema_dir: Path) -> list[str]:
     with SchemaRegistry(url, timeout_s=5.0, retries=0) as registry:
         for subject, path in topics.subjects().items():
             path = schema_dir / path.name
+            if schema_file_problem(path) is not None:
+                continue  # the local check reports it
             schema = json.loads(path.read_text())
             try:
                 latest = registry.latest(subject)

@@ -62,7 +62,8 @@ class Deserializer:
     to it: fields the reader does not know are dropped, fields the writer did not have get
     their defaults. Writer schemas are cached by id for the life of the Deserializer; unknown
     ids are remembered for ``unknown_id_ttl_s`` so a flood of poison records does not become a
-    flood of registry requests.
+    flood of registry requests, at most ``max_unknown_ids`` of them (the oldest go first), so
+    a flood of distinct ids does not become a memory leak.
     """
 
     def __init__(
@@ -72,6 +73,7 @@ class Deserializer:
         *,
         validate: bool = True,
         unknown_id_ttl_s: float = 30.0,
+        max_unknown_ids: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._registry = registry
@@ -80,9 +82,15 @@ class Deserializer:
         self._reader_parsed = parse_schema(self._reader_plain)
         self.validator = RecordValidator(self.reader_schema) if validate else None
         self._writers: dict[int, _Writer] = {}
-        self._unknown: dict[int, float] = {}
+        self._unknown: dict[int, float] = {}  # id -> when to ask again, oldest first
         self._unknown_ttl = unknown_id_ttl_s
+        self._max_unknown = max_unknown_ids
         self._clock = clock
+
+    @property
+    def unknown_ids(self) -> int:
+        """How many unknown ids are remembered now."""
+        return len(self._unknown)
 
     def decode(self, data: bytes) -> Record:
         """The record in ``data``, in the reader schema; DecodeError (a subclass saying why) if
@@ -129,10 +137,8 @@ class Deserializer:
         try:
             text = self._registry.schema_by_id(schema_id)
         except SchemaIdNotFoundError as exc:
-            self._unknown[schema_id] = now + self._unknown_ttl
-            raise UnknownSchemaIdError(
-                f"unknown schema id {schema_id}: the registry has no such schema", schema_id
-            ) from exc
+            self._remember_unknown(schema_id, now)
+            raise UnknownSchemaIdError(f"unknown schema id {schema_id}: {exc}", schema_id) from exc
         try:
             plain = strip_logical_types(json.loads(text))
             parsed = parse_schema(plain)
@@ -147,6 +153,17 @@ class Deserializer:
         writer = _Writer(parsed, reader)
         self._writers[schema_id] = writer
         return writer
+
+    def _remember_unknown(self, schema_id: int, now: float) -> None:
+        self._unknown.pop(schema_id, None)  # to the end: the newest
+        # Oldest first, and all with the same time to live: the expired ones lead, and under
+        # a flood of distinct ids the oldest make room.
+        while self._unknown:
+            oldest = next(iter(self._unknown))
+            if self._unknown[oldest] > now and len(self._unknown) < self._max_unknown:
+                break
+            del self._unknown[oldest]
+        self._unknown[schema_id] = now + self._unknown_ttl
 
 
 def telemetry_deserializer(registry: SchemaSource, *, validate: bool = True) -> Deserializer:

@@ -15,7 +15,7 @@ from pathlib import Path
 from runtime.errors import F1Error, InfrastructureError
 from schemas import channels, evolution
 from schemas.registry import DEFAULT_COMPATIBILITY, SchemaRegistry, probe
-from schemas.schema_files import full_name
+from schemas.schema_files import full_name, schema_file_problem
 from schemas.topics import SCHEMA_DIR, Topics
 
 Say = Callable[[str], None]
@@ -42,6 +42,10 @@ def local_check(schema_dir: Path, *, releasing: bool = False, say: Say = print) 
     """Report the verdict for every released version; return the problems. ``releasing``:
     also require each current schema to be its latest release, so that every version that
     reaches the registry is in history/ and checked against from then on."""
+    files = [*evolution.current_schemas(schema_dir), *sorted(schema_dir.glob("history/*.avsc"))]
+    broken = [problem for problem in map(schema_file_problem, files) if problem]
+    if broken:  # nothing can be compared with a file that is no schema
+        return broken
     problems: list[str] = []
     for path in evolution.current_schemas(schema_dir):
         schema = json.loads(path.read_text())

@@ -54,6 +54,9 @@ COMPATIBILITY_LEVELS = (
     "FULL_TRANSITIVE",
 )
 
+# Client errors that a retry may get past: a timeout, too many requests.
+_TRANSIENT_CLIENT_ERRORS = (408, 429)
+
 # Confluent error codes (Apicurio's ccompat API returns the same ones).
 _SUBJECT_NOT_FOUND = 40401
 _VERSION_NOT_FOUND = 40402
@@ -79,6 +82,15 @@ class IncompatibleSchemaError(ConfigError):
 class SchemaIdNotFoundError(F1Error):
     """No schema has this id. Deserializers turn it into UnknownSchemaIdError (a DecodeError),
     because it is the record's header that is wrong, not the infrastructure."""
+
+
+class SchemaIdRefusedError(SchemaIdNotFoundError):
+    """The registry refuses to serve this id (a client error other than 404, say 400 or 422):
+    as for an unknown id, its records are dead letters, and the others keep flowing."""
+
+
+class RegistryAccessError(ConfigError):
+    """The registry refuses this client (HTTP 401 or 403): its credentials or permissions."""
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,13 @@ class SchemaRegistry:
             ) from exc
         except _httpx.InvalidURL as exc:
             raise ConfigError(f"invalid schema registry URL {self.url!r}: {exc}") from exc
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A body that is not JSON, or JSON without the API's fields: a proxy's error page,
+            # or a URL that is not a registry's. The Confluent client parses it unchecked.
+            raise RegistryUnavailableError(
+                f"schema registry at {self.url} gave an answer that is not the Confluent "
+                f"registry API's ({what}): {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         with self._request(what):
@@ -219,14 +238,15 @@ class SchemaRegistry:
         that may still be on the topic)."""
         try:
             numbers = self._call(
-                f"list the versions of {subject!r}", lambda: self._client.get_versions(subject)
+                f"list the versions of {subject!r}",
+                lambda: sorted(int(n) for n in self._client.get_versions(subject)),
             )
             found = [
                 self._call(
                     f"read version {n} of {subject!r}",
                     partial(self._client.get_version, subject, n),
                 )
-                for n in sorted(numbers)
+                for n in numbers
             ]
         except SchemaRegistryError as exc:
             if exc.http_status_code == 404:
@@ -252,7 +272,7 @@ class SchemaRegistry:
             raise RegistryUnavailableError(
                 f"schema registry at {self.url}: cannot look up a schema in {subject!r}: {exc}"
             ) from exc
-        return RegisteredSchema(subject, int(rs.version or 0), int(rs.schema_id or 0), text)
+        return RegisteredSchema(subject, int(rs.version or 0), self._id_of(rs), text)
 
     def id_for(self, subject: str, schema: str | Mapping[str, Any]) -> RegisteredSchema:
         """The registration of exactly ``schema`` under ``subject``, for a service about to
@@ -279,14 +299,29 @@ class SchemaRegistry:
                 f"fetch schema id {schema_id}", lambda: self._client.get_schema(schema_id)
             )
         except SchemaRegistryError as exc:
-            if exc.http_status_code == 404:
+            status = exc.http_status_code
+            if status == 404:
                 raise SchemaIdNotFoundError(
                     f"schema id {schema_id} is not known to the registry at {self.url}"
+                ) from exc
+            if status in (401, 403):
+                raise RegistryAccessError(
+                    f"schema registry at {self.url} refuses access (HTTP {status}): check "
+                    f"the credentials and permissions of this service: {exc}"
+                ) from exc
+            if 400 <= status < 500 and status not in _TRANSIENT_CLIENT_ERRORS:
+                # About this one id: its records are dead letters, the rest keep flowing.
+                raise SchemaIdRefusedError(
+                    f"the registry at {self.url} refuses schema id {schema_id} "
+                    f"(HTTP {status}): {exc}"
                 ) from exc
             raise RegistryUnavailableError(
                 f"schema registry at {self.url}: cannot fetch schema id {schema_id}: {exc}"
             ) from exc
-        text = schema.schema_str or ""
+        text = schema.schema_str
+        if not text or not isinstance(text, str):
+            # Never cached: a registry that answers without the schema is broken for now.
+            raise self._malformed(f"no schema for id {schema_id}")
         self._by_id[schema_id] = text
         return text
 
@@ -395,12 +430,25 @@ class SchemaRegistry:
         # Confluent answers a registration with the id only; ask for the version.
         found = self.lookup(subject, text) if rs.version is None else None
         version = int(rs.version) if rs.version is not None else (found.version if found else 0)
-        registered = RegisteredSchema(subject, version, int(rs.schema_id or 0), text)
+        registered = RegisteredSchema(subject, version, self._id_of(rs), text)
         log.info("%s: registered version %d (id %d)", subject, version, registered.schema_id)
         return registered
 
     def _registered(self, subject: str, rs: Any) -> RegisteredSchema:
         text = rs.schema.schema_str if rs.schema is not None else ""
-        if rs.schema_id is not None and text:
-            self._by_id.setdefault(int(rs.schema_id), text)
-        return RegisteredSchema(subject, int(rs.version or 0), int(rs.schema_id or 0), text or "")
+        schema_id = self._id_of(rs)
+        if not text or not isinstance(text, str):
+            raise self._malformed(f"a version of {subject!r} without its schema")
+        self._by_id.setdefault(schema_id, text)
+        return RegisteredSchema(subject, int(rs.version or 0), schema_id, text)
+
+    def _id_of(self, rs: Any) -> int:
+        if not isinstance(rs.schema_id, int) or rs.schema_id < 0:
+            raise self._malformed("a schema without its id")
+        return rs.schema_id
+
+    def _malformed(self, what: str) -> RegistryUnavailableError:
+        return RegistryUnavailableError(
+            f"schema registry at {self.url} answered with {what}: is it a Confluent-compatible "
+            "registry, and healthy?"
+        )

@@ -17,7 +17,14 @@ from fastavro.types import Schema
 
 from schemas import topics as _topics
 
-__all__ = ["full_name", "load_schema", "parse_plain", "same_schema", "strip_logical_types"]
+__all__ = [
+    "full_name",
+    "load_schema",
+    "parse_plain",
+    "same_schema",
+    "schema_file_problem",
+    "strip_logical_types",
+]
 
 
 def load_schema(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -31,6 +38,27 @@ def load_schema(source: str | Path | Mapping[str, Any]) -> dict[str, Any]:
     if not path.suffix and not path.exists():
         path = _topics.SCHEMA_DIR / f"{source}.avsc"
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def schema_file_problem(path: Path) -> str | None:
+    """Why the ``.avsc`` file at ``path`` is not an Avro record schema, or None when it is.
+
+    The evolution gate compares schemas as JSON data; a file that is not even that is one
+    problem to report, not a failure of the gate.
+    """
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        return f"{path.name}: cannot be read: {exc.strerror}"
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"{path.name}: not JSON: {exc}"
+    if not isinstance(schema, dict) or schema.get("type") != "record":
+        return f"{path.name}: not an Avro record schema"
+    try:
+        parse_plain(schema)
+    except Exception as exc:  # fastavro raises many types for a bad schema; all mean the same
+        return f"{path.name}: not a valid Avro schema: {type(exc).__name__}: {exc}"
+    return None
 
 
 def strip_logical_types(node: Any) -> Any:

@@ -15,7 +15,14 @@ batch into numpy columns, ``Serializer.encode_columns`` encodes one. The framing
 
 from __future__ import annotations
 
-from schemas.columnar.decoder import ColumnDecoder, DecodedColumns, columns_of, decode_each
+from schemas.columnar.decoder import (
+    ColumnDecoder,
+    DecodedColumns,
+    columns_of,
+    decode_each,
+    null_masks,
+    placeholder,
+)
 from schemas.deserializer import (
     Deserializer,
     SchemaSource,
@@ -59,6 +66,8 @@ __all__ = [
     "lap_summary_deserializer",
     "lap_summary_serializer",
     "load_schema",
+    "null_masks",
+    "placeholder",
     "schema_id_of",
     "split_frame",
     "strip_confluent_header",

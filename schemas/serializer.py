@@ -44,6 +44,7 @@ class Serializer:
         self.validator = RecordValidator(self.schema)
         self._fast = self.validator.fast
         self._columns: ColumnEncoder | None = None
+        self._defaults = {f["name"]: f["default"] for f in self.schema["fields"] if "default" in f}
 
     @classmethod
     def for_subject(
@@ -87,21 +88,26 @@ class Serializer:
         """The framed Avro bytes of every row of a column batch (field -> array, one element
         per record), byte for byte what :meth:`encode` gives for each row.
 
-        Flat records of primitive types (string, int, long, float, double, boolean) are
-        encoded with a few numpy operations per field for the whole batch; any other schema,
-        or a batch without some field that has a default, goes through :meth:`encode` record
-        by record. ``validate`` runs :meth:`validate_columns` and checks each distinct string
-        once; types are always checked. RecordError names the field.
+        Flat records of primitive types (string, int, long, float, double, boolean, each
+        maybe nullable) are encoded with a few numpy operations per field for the whole batch;
+        a field with a default may be left out (every row gets the default); any other schema
+        goes through :meth:`encode` record by record. ``validate`` runs
+        :meth:`validate_columns` and checks each distinct string once; types are always
+        checked. RecordError names the field.
         """
         if self._columns is None:
-            self._columns = ColumnEncoder(self.schema_id, self.validator, self.encode)
+            self._columns = ColumnEncoder(
+                self.schema_id, self.validator, self.encode, self._defaults
+            )
         return self._columns.encode(columns, validate)
 
     def prepare_columns(self) -> None:
         """Build the column encoder now, with its compiled functions (compiled on the first
         run ever, loaded from numba's cache afterwards), rather than at the first batch."""
         if self._columns is None:
-            self._columns = ColumnEncoder(self.schema_id, self.validator, self.encode)
+            self._columns = ColumnEncoder(
+                self.schema_id, self.validator, self.encode, self._defaults
+            )
         if self._columns.supported:
             import schemas.columnar.kernels  # noqa: F401  (loading it readies the functions)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runtime.errors import ConfigError
 from runtime.settings import Setting
 
 TELEMETRY_TOPIC = "f1-telemetry"
@@ -39,6 +40,9 @@ DLQ_SOURCE_TOPIC_HEADER = "f1-dlq-source-topic"
 DLQ_SOURCE_PARTITION_HEADER = "f1-dlq-source-partition"
 DLQ_SOURCE_OFFSET_HEADER = "f1-dlq-source-offset"
 DLQ_SERVICE_HEADER = "f1-dlq-service"
+# On a dead letter whose record was too large to send whole: the record's size in bytes (key
+# and value); the letter holds their first bytes only.
+DLQ_TRUNCATED_HEADER = "f1-dlq-truncated"
 
 
 def value_subject(topic: str) -> str:
@@ -51,6 +55,23 @@ class Topics:
     telemetry: str = TELEMETRY_TOPIC
     analytics: str = ANALYTICS_TOPIC
     dlq: str = DLQ_TOPIC
+
+    def __post_init__(self) -> None:
+        # Two roles on one topic feed a service its own output: a sink whose DLQ is the
+        # telemetry topic dead-letters its dead letters forever.
+        roles = (
+            (TELEMETRY_TOPIC_SETTING, self.telemetry),
+            (ANALYTICS_TOPIC_SETTING, self.analytics),
+            (DLQ_TOPIC_SETTING, self.dlq),
+        )
+        for i, (first, name) in enumerate(roles):
+            for second, other in roles[i + 1 :]:
+                if name == other:
+                    raise ConfigError(
+                        f"the {first.help} and the {second.help} must be different topics, both "
+                        f"are {name!r} ({first.env} or {first.flag}, {second.env} or "
+                        f"{second.flag})"
+                    )
 
     @classmethod
     def from_env(

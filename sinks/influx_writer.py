@@ -7,8 +7,11 @@ dead-letter them. So the caller may commit the batch's Kafka offsets as soon as 
 * Transient failures (connection refused or reset, timeouts, HTTP 408, 429, 5xx) are retried
   with capped exponential backoff (``Retry-After`` is honoured), for as long as it takes: an
   influxd restart must not lose or skip anything. Only ``cancel`` (shutdown) ends the wait.
-* A data rejection (HTTP 400, 413 or 422) says some line is bad but not which one reliably, so
-  the batch is split in halves and each half written again until the bad lines stand alone.
+* A data rejection (HTTP 400, 413 or 422) says some line is bad. Where InfluxDB's message
+  names the lines that do not parse, or counts as dropped every line of the body, that is the
+  answer (:mod:`sinks.influx_rejections`): a batch of bad lines costs a write or two, not two
+  per line. Otherwise the batch is bisected: each half is written again until the bad lines
+  stand alone, and a half whose other half was accepted is known bad without writing it.
   Points already accepted in a partial write are simply written again: the same series and
   timestamp overwrite, so the split never duplicates.
 * Anything else (401/403 token, 404 bucket) is a configuration error that retrying will not
@@ -33,6 +36,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from influxdb_client.rest import ApiException
 
 from runtime.errors import ConfigError, F1Error, InfrastructureError
+from sinks import influx_rejections
 
 log = logging.getLogger(__name__)
 
@@ -216,32 +220,61 @@ class InfluxWriter:
         try:
             self._post_retrying(lines.body(), cancel)
         except DataRejected as exc:
-            self._isolate(lines.split(), 0, len(lines), exc, cancel, rejected)
-        return rejected
+            split = lines.split()
+            self._isolate(split, list(range(len(split))), exc, cancel, rejected)
+        return sorted(rejected, key=lambda r: r.index)
+
+    def _write_part(
+        self,
+        lines: list[bytes],
+        part: list[int],
+        cancel: threading.Event,
+        rejected: list[Rejected],
+    ) -> bool:
+        """Write the lines at ``part``; True when InfluxDB took them all, else their bad ones
+        are found and added to ``rejected``."""
+        try:
+            self._post_retrying(b"\n".join(lines[i] for i in part), cancel)
+            return True
+        except DataRejected as exc:
+            self._isolate(lines, part, exc, cancel, rejected)
+            return False
 
     def _isolate(
         self,
         lines: list[bytes],
-        lo: int,
-        hi: int,
+        part: list[int],
         exc: DataRejected,
         cancel: threading.Event,
         rejected: list[Rejected],
     ) -> None:
-        """Lines ``lo`` to ``hi`` were refused together (``exc``): write each half again until
-        the bad lines stand alone."""
+        """The lines at ``part`` were refused together (``exc``): find the bad ones."""
         status, message = exc.args
-        if hi - lo == 1:
+        if len(part) == 1:
             log.warning("InfluxDB rejected a point (HTTP %s): %s", status, message)
-            rejected.append(Rejected(lo, status, message))
+            rejected.append(Rejected(part[0], status, message))
             return
-        log.info("InfluxDB rejected %d points as bad data: finding the bad ones", hi - lo)
-        mid = (lo + hi) // 2
-        for a, b in ((lo, mid), (mid, hi)):
-            try:
-                self._post_retrying(b"\n".join(lines[a:b]), cancel)
-            except DataRejected as half:
-                self._isolate(lines, a, b, half, cancel, rejected)
+        named = influx_rejections.named_lines(message, [lines[i] for i in part])
+        if named:
+            # Lines that do not parse: InfluxDB named them all and wrote nothing of the body.
+            log.warning("InfluxDB rejected %d points that do not parse", len(named))
+            rejected.extend(Rejected(part[k], status, why) for k, why in named.items())
+            rest = [i for k, i in enumerate(part) if k not in named]
+            if rest:
+                self._write_part(lines, rest, cancel, rejected)
+            return
+        if (influx_rejections.dropped(message) or 0) >= len(part):
+            log.warning("InfluxDB rejected all %d points of a write: %s", len(part), message)
+            rejected.extend(Rejected(i, status, message) for i in part)
+            return
+        log.info("InfluxDB rejected %d points as bad data: finding the bad ones", len(part))
+        half = len(part) // 2
+        first, second = part[:half], part[half:]
+        if self._write_part(lines, first, cancel, rejected):
+            # The first half was taken, so the refusal was the second half's.
+            self._isolate(lines, second, exc, cancel, rejected)
+        else:
+            self._write_part(lines, second, cancel, rejected)
 
     def _post_retrying(self, body: bytes, cancel: threading.Event) -> None:
         attempt = 0

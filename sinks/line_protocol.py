@@ -3,6 +3,11 @@
 Point identity is measurement + tag set + timestamp, so a replayed record lands on the same
 key and overwrites itself instead of adding a point.
 
+A point holds the fields its record has a value of: a field its writer schema did not have
+(an older version), or a nullable channel the record holds as null ("not measured", telemetry
+v3's game channels in a simulator's record), is left out of the line rather than stored as a
+made-up value; ``DecodedColumns.absent`` says which.
+
 Tags are ``session_id``, ``car_id`` and ``driver`` (the table's identifiers). ``driver`` is
 one-to-one with the car within a session, so it adds no series; ``lap`` is an integer *field*,
 not a tag: as a tag it would multiply the series by the laps (20 cars x 60 laps x 20 fields
@@ -28,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from schemas.channels import TELEMETRY, InfluxType, channels
-from schemas.serde import DecodedColumns, columns_of
+from schemas.serde import DecodedColumns, columns_of, null_masks
 from storage.layout import MEASUREMENT, TIME_FIELD
 
 # Distinct tag combinations remembered by an encoder (sessions x cars); cleared when full.
@@ -93,6 +98,7 @@ class LineEncoder:
         self.measurement = MEASUREMENT[record]
         self.time_field = TIME_FIELD[record]
         self.types = {c.name: c.avro_type for c in channels(record)}
+        self.nullable = tuple(c.name for c in channels(record) if c.nullable)
         self.tag_names = [c.name for c in channels(record) if c.influx_type == "tag"]
         # (field, numpy dtype, Arrow type, suffix after the value) of every field in order.
         self._fields: list[tuple[str, Any, pa.DataType, str]] = []
@@ -134,11 +140,14 @@ class LineEncoder:
         """One line per decoded record, each ending in a newline, in ``decoded.rows`` order.
 
         A record written with an older schema gets no value for the fields that schema does
-        not have (``decoded.absent``): the point stores what was sent, not the reader's
-        defaults."""
+        not have, nor for a nullable field it holds as null (``decoded.absent``): the point
+        stores what was sent, not the reader's defaults."""
         if len(decoded) == 0:
             return b""
-        texts = self._texts(decoded)
+        # A field no row has a value of (a channel the source does not measure) is never
+        # written: not formatted either.
+        unwritten = frozenset(name for name, mask in decoded.absent.items() if mask.all())
+        texts = self._texts(decoded, unwritten)
         head = self._head_column(decoded)
         groups = self._groups(decoded.absent)
         if len(groups) == 1:
@@ -176,12 +185,16 @@ class LineEncoder:
             groups.append((skip, np.flatnonzero(key == k)))
         return groups
 
-    def _texts(self, decoded: DecodedColumns) -> dict[str, pa.Array]:
-        """Every field's values as text. Columns of one type are formatted in one call, which
-        costs less than a call each for the batches of a few thousand the sink makes."""
+    def _texts(self, decoded: DecodedColumns, unwritten: frozenset[str]) -> dict[str, pa.Array]:
+        """Every field's values as text (but the ``unwritten`` ones). Columns of one type are
+        formatted in one call, which costs less than a call each for the batches of a few
+        thousand the sink makes."""
         columns = decoded.columns
         texts = {}
-        for (dtype, arrow_type), names in self._by_type.items():
+        for (dtype, arrow_type), every in self._by_type.items():
+            names = [name for name in every if name not in unwritten]
+            if not names:
+                continue
             if arrow_type == pa.string():
                 for name in names:
                     texts[name] = self._string_field(decoded, name)
@@ -197,14 +210,18 @@ class LineEncoder:
     def _string_field(decoded: DecodedColumns, name: str) -> pa.Array:
         """A string field's values in double quotes, each distinct value quoted once."""
         codes, distinct = decoded.codes[name]
-        quoted = _strings([f'"{v.translate(_FIELD_ESCAPES)}"' for v in distinct.tolist()])
+        # A null (a nullable field's) is never written: its rows are absent; "" keeps its place.
+        quoted = _strings(
+            [f'"{v.translate(_FIELD_ESCAPES)}"' if v is not None else "" for v in distinct.tolist()]
+        )
         return quoted.take(_arrow(codes, np.int64, pa.int64()))
 
     def encode_records(self, records: Sequence[Mapping[str, Any]]) -> bytes:
         """The lines of already decoded records (dicts of the record's fields)."""
         columns, codes = columns_of(records, self.types)
         rows = np.arange(len(records), dtype=np.intp)
-        return self.encode(DecodedColumns(rows, columns, codes, []))
+        absent = null_masks(records, self.nullable)
+        return self.encode(DecodedColumns(rows, columns, codes, [], absent))
 
     def _head_column(self, decoded: DecodedColumns) -> pa.Array:
         """Measurement and escaped tags of every row. The tags repeat for every sample of a

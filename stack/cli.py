@@ -5,6 +5,9 @@ f1-stack up       install what is missing, start what is not running, wait until
 f1-stack down     stop the processes that f1-stack started (by pid file)
 f1-stack status   each service with its pid, port, health and memory
 f1-stack logs     the last lines of a service's log (or follow it with -f)
+
+``--brokers 3`` makes up, down, status and topics act on the three-node cluster
+(``stack.cluster``) instead of the single-node stack, which stays the default.
 """
 
 from __future__ import annotations
@@ -17,18 +20,40 @@ from pathlib import Path
 
 from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.endpoints import Endpoints
+from runtime.pacing import Rate
+from runtime.settings import flag_type, integer
+from stack import cluster, lifecycle, procs, spark_jars
 from stack import demo as demo_module
-from stack import lifecycle, procs, spark_jars
-from stack.topics import ensure_topics, platform_topics
+from stack.service import Service
+from stack.topics import broker_count, ensure_topics, platform_topics, replication_for
 
 log = logging.getLogger(__name__)
 
 
-def status() -> int:
+def status(brokers: int = 1) -> int:
     """Print one line per service; exit 0 only when every service is running and healthy."""
+    if brokers != 1:
+        return 0 if _service_lines(cluster.services()) else 1
+    all_ok = _service_lines(lifecycle.services())
+    where: Path | str
+    if spark_jars.wanted():
+        jars = "ready" if spark_jars.installed() else "not installed"
+        where = spark_jars.jars_dir()
+    else:
+        jars, where = "-", "pyspark not installed (the analytics extra)"
+    print(f"{'spark-jars':16} {'-':>7} {'-':>5}  {jars:9} {'-':>8}  {where}")
+    # A cluster left running is worth seeing; it does not change the single stack's result.
+    if any(s.running() is not None for s in cluster.services()):
+        print(f"\nthe {cluster.NODES}-node cluster (f1-stack status --brokers {cluster.NODES}):")
+        _service_lines(cluster.services())
+    return 0 if all_ok else 1
+
+
+def _service_lines(services: list[Service]) -> bool:
+    """A header and one line per service; True when every one is running and healthy."""
     all_ok = True
     print(f"{'service':16} {'pid':>7} {'port':>5}  {'health':9} {'rss':>8}  endpoint")
-    for service in lifecycle.services():
+    for service in services:
         record = service.running()
         health = "stopped"
         if record is not None:
@@ -38,30 +63,30 @@ def status() -> int:
         mem = f"{rss:.0f} MiB" if rss is not None else "-"
         print(
             f"{service.name:16} {pid:>7} {service.port:>5}  {health:9} {mem:>8}  "
-            f"{service.endpoint()}"
+            f"{service.describe()}"
         )
         all_ok = all_ok and health == "healthy"
-    where: Path | str
-    if spark_jars.wanted():
-        jars = "ready" if spark_jars.installed() else "not installed"
-        where = spark_jars.jars_dir()
-    else:
-        jars, where = "-", "pyspark not installed (the analytics extra)"
-    print(f"{'spark-jars':16} {'-':>7} {'-':>5}  {jars:9} {'-':>8}  {where}")
-    return 0 if all_ok else 1
+    return all_ok
 
 
-def topics() -> int:
+def topics(brokers: int = 1) -> int:
     specs = platform_topics()
-    created = ensure_topics(Endpoints.from_env().kafka_bootstrap, specs)
+    bootstrap = cluster.bootstrap() if brokers != 1 else Endpoints.from_env().kafka_bootstrap
+    created = ensure_topics(bootstrap, specs)
     for spec in specs:
         state = "created" if spec.name in created else "exists"
         print(f"{spec.name:24} {spec.partitions:>2} partition(s)  {state}")
+    replication = replication_for(broker_count(bootstrap))
+    print(
+        f"new topics on {bootstrap}: {replication.factor} replica(s), "
+        f"min.insync.replicas {replication.min_insync}"
+    )
     return 0
 
 
 def logs(name: str | None, lines: int, follow: bool, stop: StopSignal | None = None) -> int:
     known = {s.name: s for s in lifecycle.services()}
+    known.update((s.name, s) for s in cluster.services() if s.log_file.exists())
     if name is not None and name not in known:
         print(f"f1-stack: unknown service '{name}' (one of {', '.join(known)})", file=sys.stderr)
         return 2
@@ -95,6 +120,11 @@ def _follow(path: Path, stop: StopSignal) -> int:
         return 1
 
 
+def _simulator_rate(text: str) -> str:
+    Rate.parse(text)  # ConfigError naming what f1-simulate takes
+    return text
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="f1-stack",
@@ -106,18 +136,39 @@ def build_parser() -> argparse.ArgumentParser:
         "registry), F1_KAFKA_JAVA_HOME (a JDK 17+ for Kafka).",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("up", help="install, start and wait for every service (idempotent)")
-    commands.add_parser("down", help="stop the processes f1-stack started")
-    commands.add_parser("status", help="show each service's pid, port, health and memory")
-    commands.add_parser("topics", help="create the platform's topics (idempotent)")
+    acting = {
+        "up": "install, start and wait for every service (idempotent)",
+        "down": "stop the processes f1-stack started",
+        "status": "show each service's pid, port, health and memory",
+        "topics": "create the platform's topics (idempotent)",
+    }
+    for name, what in acting.items():
+        command = commands.add_parser(name, help=what)
+        command.add_argument(
+            "--brokers",
+            default="1",
+            metavar="N",
+            help=f"1: the single-node stack (default); {cluster.NODES}: the {cluster.NODES}-node "
+            f"cluster (Kafka on 19092-19094, Spark standalone on 17077; state in "
+            f"$F1_STATE_DIR/cluster), beside the single-node stack",
+        )
     demo_parser = commands.add_parser(
         "demo", help="the stack, schemas and topics, then every service until Ctrl-C"
     )
-    demo_parser.add_argument("--cars", type=int, default=20, help="cars on track (20)")
-    demo_parser.add_argument("--rate", default="realtime", help="simulator rate (realtime)")
+    # Checked here as f1-simulate checks them, so a demo never starts the stack for flags its
+    # simulator would refuse.
+    demo_parser.add_argument(
+        "--cars", type=flag_type(integer(1, 20)), default=20, help="cars on track (20)"
+    )
+    demo_parser.add_argument(
+        "--rate",
+        type=flag_type(_simulator_rate),
+        default="realtime",
+        help="simulator rate (realtime)",
+    )
     demo_parser.add_argument(
         "--laps",
-        type=int,
+        type=flag_type(integer(1)),
         default=None,
         help="the race distance in laps (practice: laps per car), then the simulator stops "
         "and the rest keeps running (default: a Grand Prix; practice, until Ctrl-C)",
@@ -129,11 +180,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="the simulator's session (race)",
     )
     demo_parser.add_argument(
-        "--dashboard-port", type=int, default=demo_module.DASHBOARD_PORT, help="(5006)"
+        "--dashboard-port",
+        type=flag_type(integer(1, 65_535)),
+        default=demo_module.DASHBOARD_PORT,
+        help="(5006)",
     )
     logs_parser = commands.add_parser("logs", help="show a service's log")
-    logs_parser.add_argument("service", nargs="?", help="kafka, schema-registry or influxdb")
-    logs_parser.add_argument("-n", "--lines", type=int, default=40, help="lines to show (40)")
+    logs_parser.add_argument(
+        "service",
+        nargs="?",
+        help="kafka, schema-registry or influxdb; of a cluster kafka-1..3, spark-master or "
+        "spark-worker",
+    )
+    logs_parser.add_argument(
+        "-n", "--lines", type=flag_type(integer(0)), default=40, help="lines to show (40)"
+    )
     logs_parser.add_argument("-f", "--follow", action="store_true", help="keep printing")
     add_verbose_flag(parser)
     return parser
@@ -141,18 +202,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Warnings only: what f1-stack prints is its result; -v shows the services' progress.
-    return run_main("f1-stack", build_parser(), _dispatch, argv, quiet=True)
+    return run_main("f1-stack", build_parser(), _dispatch, argv, quiet=True, settings=_checked)
+
+
+def _checked(args: argparse.Namespace) -> argparse.Namespace:
+    """Flags argparse cannot check in one line: ``--brokers``."""
+    if hasattr(args, "brokers"):
+        args.brokers = cluster.parse_brokers(args.brokers)
+    return args
 
 
 def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
     if args.command == "up":
-        return lifecycle.up()
+        return cluster.up() if args.brokers != 1 else lifecycle.up()
     if args.command == "down":
-        return lifecycle.down()
+        return cluster.down() if args.brokers != 1 else lifecycle.down()
     if args.command == "status":
-        return status()
+        return status(args.brokers)
     if args.command == "topics":
-        return topics()
+        return topics(args.brokers)
     if args.command == "demo":
         options = demo_module.Options(
             cars=args.cars,

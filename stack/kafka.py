@@ -70,7 +70,9 @@ Configuration:
 class Kafka(Service):
     name = "kafka"
     port = BROKER_PORT
+    controller_port = CONTROLLER_PORT
     start_timeout_s = 90.0
+    heap = ("-Xms256m", "-Xmx512m")
 
     @property
     def libs(self) -> Path:
@@ -99,11 +101,10 @@ class Kafka(Service):
         config = self.data_dir / "config"
         return [
             java,
-            "-Xms256m",
-            "-Xmx512m",
+            *self.heap,
             "-XX:+UseG1GC",
             f"-Dlog4j2.configurationFile={config / 'log4j2.yaml'}",
-            f"-Dkafka.logs.dir={paths.logs_dir()}",
+            f"-Dkafka.logs.dir={self.log_file.parent}",
             "-cp",
             f"{self.libs}/*",
         ]
@@ -113,9 +114,7 @@ class Kafka(Service):
         config.mkdir(parents=True, exist_ok=True)
         data = self.data_dir / "data"
         properties = config / "server.properties"
-        properties.write_text(
-            SERVER_PROPERTIES.format(broker=BROKER_PORT, controller=CONTROLLER_PORT, data=data)
-        )
+        properties.write_text(self.server_properties(data))
         (config / "log4j2.yaml").write_text(LOG4J2)
         if not (data / "meta.properties").exists():
             # KRaft needs its storage formatted once with a cluster id; later starts reuse it.
@@ -124,9 +123,9 @@ class Kafka(Service):
                     *self._java(),
                     "kafka.tools.StorageTool",
                     "format",
-                    "--standalone",
+                    *self.format_options(),
                     "-t",
-                    _cluster_id(),
+                    self.cluster_id(),
                     "-c",
                     str(properties),
                     "--ignore-formatted",
@@ -136,8 +135,23 @@ class Kafka(Service):
             )
         return Launch([*self._java(), "kafka.Kafka", str(properties)], cwd=self.data_dir)
 
+    def server_properties(self, data: Path) -> str:
+        return SERVER_PROPERTIES.format(
+            broker=self.port, controller=self.controller_port, data=data
+        )
+
+    def format_options(self) -> list[str]:
+        """How ``StorageTool format`` learns the controller quorum: this node alone."""
+        return ["--standalone"]
+
+    def cluster_id(self) -> str:
+        return new_cluster_id()
+
+    def ports(self) -> list[int]:
+        return [self.port, self.controller_port]
+
     def healthy(self) -> bool:
-        if not procs.port_open(BROKER_PORT):
+        if not procs.port_open(self.port):
             return False
         from confluent_kafka.admin import AdminClient
 
@@ -149,10 +163,10 @@ class Kafka(Service):
         return bool(metadata.brokers)
 
     def endpoint(self) -> str:
-        return f"127.0.0.1:{BROKER_PORT}"
+        return f"127.0.0.1:{self.port}"
 
 
-def _cluster_id() -> str:
+def new_cluster_id() -> str:
     """A Kafka cluster id: 16 random bytes in URL-safe base64 without padding (22 chars)."""
     import base64
 

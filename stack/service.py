@@ -62,8 +62,16 @@ class Service(ABC):
     def endpoint(self) -> str:
         """What clients connect to."""
 
+    def describe(self) -> str:
+        """The endpoint as ``status`` shows it (with other ports, where it has some)."""
+        return self.endpoint()
+
     def after_start(self) -> None:  # noqa: B027 - optional hook
         """One-off set-up once the service answers (idempotent)."""
+
+    def ports(self) -> list[int]:
+        """Every port the service listens on (checked free before a start)."""
+        return [self.port]
 
     def running(self) -> procs.PidRecord | None:
         return procs.read_pid(self.pid_file)
@@ -73,11 +81,12 @@ class Service(ABC):
         record = self.running()
         if record is not None:
             return record
-        if procs.port_open(self.port):
-            raise StackError(
-                f"{self.name}: port {self.port} is already taken by another process "
-                f"(not started by f1-stack); stop it or free the port"
-            )
+        for port in self.ports():
+            if procs.port_open(port):
+                raise StackError(
+                    f"{self.name}: port {port} is already taken by another process "
+                    f"(not started by f1-stack); stop it or free the port"
+                )
         spec = self.launch()
         log.info("starting %s", self.name)
         return procs.spawn(

@@ -13,17 +13,20 @@ Avro records), so an exported lap has exactly the shape of the records that were
 
 from __future__ import annotations
 
+import io
 import logging
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from influxdb_client import InfluxDBClient
+from influxdb_client import Dialect, InfluxDBClient
 from influxdb_client.client.warnings import MissingPivotFunction
 from influxdb_client.rest import ApiException
 
+from circuit.lap_line import is_standing_start
 from runtime.errors import ConfigError, InfrastructureError
 from schemas.channels import LAP_SUMMARY, TELEMETRY, channels, tag_names
 from storage.layout import LAPS_MEASUREMENT, TELEMETRY_MEASUREMENT, TIME_FIELD
@@ -35,6 +38,10 @@ log = logging.getLogger(__name__)
 ALL_TIME = "start: 0, stop: 2200-01-01T00:00:00Z"
 TAGS = tag_names(TELEMETRY)
 EXPORT_FORMATS = (".csv", ".parquet")
+# InfluxDB's CSV without annotations: a header row per table schema, tables apart by an empty
+# line. Parsed by pandas' C reader it is several times faster than the client's DataFrame
+# reader, which matters for queries of every field of every record (a replay, an export).
+PLAIN_CSV = Dialect(header=True, annotations=[])
 
 
 def flux_string(value: str) -> str:
@@ -119,6 +126,78 @@ def flux_lap_points(
     )
 
 
+def flux_session_points(
+    bucket: str, session: str, start_us: int | None = None, stop_us: int | None = None
+) -> str:
+    """Every telemetry point of a session (every car, every field) with an event time in
+    ``start_us`` .. ``stop_us`` (exclusive; None: from the first, to the last), one row per
+    record, in time order and by car within a time."""
+    if start_us is None and stop_us is None:
+        span = ALL_TIME
+    else:
+        start = _time(start_us) if start_us is not None else "0"
+        stop = _time(stop_us) if stop_us is not None else "2200-01-01T00:00:00Z"
+        span = f"start: {start}, stop: {stop}"
+    return _source(bucket, TELEMETRY_MEASUREMENT, session, None, span) + (
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+        "  |> group()\n"
+        '  |> sort(columns: ["_time", "car_id"])\n'
+    )
+
+
+def flux_series_edge(
+    bucket: str, session: str, edge: str, from_lap: int | None = None, field: str = "lap"
+) -> str:
+    """Per car, its ``edge`` ("first" or "last") record's time and ``field`` (the lap), with
+    ``from_lap`` only among the records of that lap or later. InfluxDB answers it from each
+    series' ends, without reading the session."""
+    lap_test = f" and r._value >= {int(from_lap)}" if from_lap is not None else ""
+    return (
+        _source(bucket, TELEMETRY_MEASUREMENT, session, None, ALL_TIME)
+        + f'  |> filter(fn: (r) => r._field == "{field}"{lap_test})\n'
+        + f"  |> {'first' if edge == 'first' else 'last'}()\n"
+        + '  |> keep(columns: ["car_id", "_time", "_value"])\n'
+        + "  |> group()\n"
+    )
+
+
+def read_plain_csv(data: bytes, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """The tables of an answer in :data:`PLAIN_CSV` as one frame (without the annotation
+    columns). ``text_columns`` stay text (ids such as ``007`` or a driver called NAN); empty
+    cells are NaN; doubles read back exactly as InfluxDB wrote them."""
+    text = dict.fromkeys(text_columns, str)
+    frames = [
+        pd.read_csv(
+            io.BytesIO(block),
+            dtype=text,
+            keep_default_na=False,
+            na_values=[""],
+            float_precision="round_trip",
+        )
+        for block in data.replace(b"\r\n", b"\n").split(b"\n\n")
+        if block.strip()
+    ]
+    if not frames:
+        return pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    unnamed = [c for c in df.columns if str(c).startswith("Unnamed:")]
+    return df.drop(columns=["result", "table", *unnamed], errors="ignore")
+
+
+def telemetry_records(df: pd.DataFrame) -> pd.DataFrame:
+    """Telemetry points of :data:`PLAIN_CSV` (``_time`` as RFC 3339 text, fields as columns)
+    as records: ``timestamp`` in integer microseconds, the channel table's columns in the
+    record's order (those present)."""
+    names = [c.name for c in channels(TELEMETRY)]
+    if df.empty:
+        return pd.DataFrame(columns=names)
+    # InfluxDB writes as many digits of the second's fraction as the time needs (none on a
+    # whole second), so no one format fits every row.
+    times = pd.to_datetime(df["_time"], utc=True, format="ISO8601")
+    df = df.assign(**{TIME_FIELD[TELEMETRY]: _to_us(times)})
+    return df[[n for n in names if n in df.columns]].reset_index(drop=True)
+
+
 def flux_lap_summaries(bucket: str, session: str, car: str | None = None) -> str:
     return (
         _source(bucket, LAPS_MEASUREMENT, session, car, ALL_TIME)
@@ -164,11 +243,28 @@ class History:
     def frame(self, flux: str) -> pd.DataFrame:
         """Run ``flux``; one DataFrame without the annotation columns (empty if no rows)."""
         log.debug("flux:\n%s", flux)
+        with self._answering(), warnings.catch_warnings():
+            # The client suggests pivot() for every query; these are shaped on purpose.
+            warnings.simplefilter("ignore", MissingPivotFunction)
+            result = self._query.query_data_frame(flux)
+        if isinstance(result, list):
+            result = pd.concat(result, ignore_index=True) if result else pd.DataFrame()
+        return result.drop(columns=["result", "table"], errors="ignore")
+
+    def csv_frame(self, flux: str, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+        """Like :meth:`frame`, through :data:`PLAIN_CSV` (:func:`read_plain_csv`): faster for
+        wide answers, with types inferred from the text (``_time`` stays RFC 3339 text)."""
+        log.debug("flux:\n%s", flux)
+        with self._answering():
+            data = self._query.query_raw(flux, dialect=PLAIN_CSV).data
+        return read_plain_csv(data, text_columns)
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        """The client's errors as the platform's: InfluxDB unreachable or failing is an
+        InfrastructureError, a wrong token or bucket a ConfigError."""
         try:
-            with warnings.catch_warnings():
-                # The client suggests pivot() for every query; these are shaped on purpose.
-                warnings.simplefilter("ignore", MissingPivotFunction)
-                result = self._query.query_data_frame(flux)
+            yield
         except ApiException as exc:
             if exc.status in (401, 403, 404):
                 raise ConfigError(f"InfluxDB at {self.url}: {exc.status} {exc.reason}") from exc
@@ -179,9 +275,6 @@ class History:
             if type(exc).__module__.startswith("urllib3"):
                 raise InfrastructureError(f"InfluxDB at {self.url} is unreachable: {exc}") from exc
             raise
-        if isinstance(result, list):
-            result = pd.concat(result, ignore_index=True) if result else pd.DataFrame()
-        return result.drop(columns=["result", "table"], errors="ignore")
 
     # --- listing ------------------------------------------------------------------------------
 
@@ -197,9 +290,10 @@ class History:
 
     def laps(self, session: str, car: str | None = None, lap: int | None = None) -> pd.DataFrame:
         """Per car and lap: ``first_us``, ``last_us``, ``samples``, ``duration_s`` (first to
-        last sample) and ``complete``: the car was seen both before and after this lap, so it
-        is a whole lap (the first lap seen may have started before the car's first sample,
-        the last may still be running)."""
+        last sample) and ``complete``: the car was seen after this lap, and before it or on
+        the grid, so it is a whole lap (the first lap seen may have started before the car's
+        first sample, unless that sample is a standing start, from which lap 1 is timed; the
+        last may still be running). The same definition of a lap as the analytics job's."""
         columns = ["car_id", "driver", "lap", "first_us", "last_us", "samples", "duration_s"]
         df = self.frame(flux_laps(self.bucket, session, car, lap))
         if df.empty:
@@ -212,8 +306,23 @@ class History:
         bounds = df.groupby("car_id")["lap"].agg(["min", "max"])
         lo = df["car_id"].map(bounds["min"])
         hi = df["car_id"].map(bounds["max"])
-        df["complete"] = (df["lap"] > lo) & (df["lap"] < hi)
+        from_grid = df["car_id"].map(self._standing_starts(session)).fillna(False).astype(bool)
+        df["complete"] = ((df["lap"] > lo) | ((df["lap"] == lo) & from_grid)) & (df["lap"] < hi)
         return df
+
+    def _standing_starts(self, session: str) -> dict[str, bool]:
+        """Per car: whether its first record is a standing start (on a race grid)."""
+        firsts = self.frame(flux_series_edge(self.bucket, session, "first"))
+        distances = self.frame(
+            flux_series_edge(self.bucket, session, "first", field="lap_distance_m")
+        )
+        if firsts.empty or distances.empty:
+            return {}
+        lap = dict(zip(firsts["car_id"], firsts["_value"], strict=True))
+        return {
+            car: car in lap and is_standing_start(int(lap[car]), float(distance))
+            for car, distance in zip(distances["car_id"], distances["_value"], strict=True)
+        }
 
     def lap_summaries(self, session: str, car: str | None = None) -> pd.DataFrame:
         """The stored lap summaries (measurement ``laps``) in the contract's field names."""
@@ -223,6 +332,39 @@ class History:
         df[TIME_FIELD[LAP_SUMMARY]] = _to_us(df["_time"])
         names = [c.name for c in channels(LAP_SUMMARY)]
         return df[[n for n in names if n in df.columns]].reset_index(drop=True)
+
+    # --- a whole session -------------------------------------------------------------------
+
+    def session_span(self, session: str, from_lap: int | None = None) -> pd.DataFrame:
+        """Per car (``car_id``): ``first_us`` and ``first_lap``, its first record (with
+        ``from_lap``: its first of that lap or later; a car that never got there is left
+        out), and ``last_us`` and ``last_lap``, its last record. Empty when the session has
+        no records (there). Cheap, however long the session: read from the series' ends."""
+        columns = ["car_id", "first_us", "first_lap", "last_us", "last_lap"]
+        firsts = self.frame(flux_series_edge(self.bucket, session, "first", from_lap))
+        if firsts.empty:
+            return pd.DataFrame(columns=columns)
+        lasts = self.frame(flux_series_edge(self.bucket, session, "last"))
+        ends = {"first": firsts, "last": lasts}
+        for edge, df in ends.items():
+            df[f"{edge}_us"] = _to_us(df["_time"])
+            ends[edge] = df.rename(columns={"_value": f"{edge}_lap"})
+        span = ends["first"].merge(ends["last"], on="car_id")[columns]
+        return span.sort_values("car_id").reset_index(drop=True)
+
+    def session_records(
+        self, session: str, start_us: int | None = None, stop_us: int | None = None
+    ) -> pd.DataFrame:
+        """The records of a session as they were produced: every car, every field stored,
+        event times from ``start_us`` up to ``stop_us`` (exclusive; None: the whole session),
+        sorted by time, then car. Columns are the telemetry channels in the record's order
+        (read from the channel table, so a channel added to the contract is read too); a
+        channel the session's records did not have (an older writer) is absent, and a
+        channel only some records had is NaN in the others. Reading a long session a window
+        at a time (``start_us``, ``stop_us``) keeps the memory of one window."""
+        text = [c.name for c in channels(TELEMETRY) if c.avro_type == "string"]
+        flux = flux_session_points(self.bucket, session, start_us, stop_us)
+        return telemetry_records(self.csv_frame(flux, text))
 
     # --- one lap ------------------------------------------------------------------------------
 
@@ -284,3 +426,46 @@ class History:
         else:
             df.to_parquet(out, index=False)
         return len(df)
+
+    # --- the state a session ended in -------------------------------------------------------
+
+    def last_records(self, session: str, n: int = 2) -> pd.DataFrame:
+        """The last ``n`` records (1 or 2) of every car of a session: the state each car ended
+        in and, with ``n`` 2, the sample before it (a line crossing between the two is
+        interpolated as the live timing does), sorted by time, then car; columns as
+        :meth:`lap_points`. Answered from the ends of the series, without reading the session,
+        however long it is."""
+        rows = [_latest_per_car(self.frame(flux_last_points(self.bucket, session)))]
+        if n > 1 and not rows[0].empty:
+            for car, t in zip(rows[0]["car_id"], rows[0]["timestamp"], strict=True):
+                before = flux_last_points(self.bucket, session, str(car), before_us=int(t))
+                rows.append(_latest_per_car(self.frame(before)))
+        names = [c.name for c in channels(TELEMETRY)]
+        found = [r for r in rows if not r.empty]
+        if not found:
+            return pd.DataFrame(columns=names)
+        df = pd.concat(found, ignore_index=True).sort_values(["timestamp", "car_id"])
+        return df[[c for c in names if c in df.columns]].reset_index(drop=True)
+
+
+def flux_last_points(
+    bucket: str, session: str, car: str | None = None, before_us: int | None = None
+) -> str:
+    """The last point of every series of a session (or of one car), or the last one before
+    ``before_us``, pivoted to records: ``last()`` is answered from each series' end."""
+    span = ALL_TIME if before_us is None else f"start: 0, stop: {_time(before_us)}"
+    return _source(bucket, TELEMETRY_MEASUREMENT, session, car, span) + (
+        "  |> last()\n"
+        '  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")\n'
+        "  |> group()\n"
+    )
+
+
+def _latest_per_car(df: pd.DataFrame) -> pd.DataFrame:
+    """Each car's row at its latest time: its last record. A field that record left out (a
+    nullable channel not measured) has its own, older, row after the pivot; it is dropped."""
+    if df.empty:
+        return df
+    df[TIME_FIELD[TELEMETRY]] = _to_us(df["_time"])
+    latest = df.groupby("car_id")[TIME_FIELD[TELEMETRY]].transform("max")
+    return df[df[TIME_FIELD[TELEMETRY]] == latest].reset_index(drop=True)

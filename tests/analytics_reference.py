@@ -42,11 +42,16 @@ def _boundary(lap: pd.DataFrame, sector: int) -> float:
 
 
 def _added_since_v1() -> dict[str, Any]:
-    """The fields telemetry gained after v1, with their defaults (read from the schemas)."""
+    """The fields telemetry gained after v1, with their defaults (read from the schemas);
+    not the game channels of v3, whose default (null, not measured) no summary reads."""
     v1 = json.loads((HISTORY_DIR / "telemetry.v1.avsc").read_text())
     current = json.loads(TELEMETRY_SCHEMA_FILE.read_text())
     old = {f["name"] for f in v1["fields"]}
-    return {f["name"]: f["default"] for f in current["fields"] if f["name"] not in old}
+    return {
+        f["name"]: f["default"]
+        for f in current["fields"]
+        if f["name"] not in old and f["default"] is not None
+    }
 
 
 V2_DEFAULTS = _added_since_v1()

@@ -1,12 +1,14 @@
 """Avro sample data shared by the serializer and decoder tests: a record of every primitive
-type, columns of it that start with each type's edge values, and telemetry v2's fields for
-simulated records."""
+type, columns of it that start with each type's edge values, telemetry v2's fields for
+simulated records, and telemetry v3's game channels for some of them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+from schemas.channels import ERS_DEPLOY_MODES, TELEMETRY, WHEELS, channels
 
 # Not in the channel table: only the Avro types' own bounds apply, so edge values get through.
 PRIMITIVES = {
@@ -90,3 +92,27 @@ def with_race_fields(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {**{n: v[i % len(v)] for n, v in _RACE_VALUES.items()}, **r} for i, r in enumerate(records)
     ]
+
+
+# Telemetry v3's game channels (null when not measured) with a game car's values, varied by row.
+GAME_CHANNELS = tuple(c.name for c in channels(TELEMETRY) if c.nullable)
+
+
+def game_values(i: int) -> dict[str, Any]:
+    """The game channels of a game car's ``i``-th record."""
+    values: dict[str, Any] = {"z_m": 5.0 + 0.25 * (i % 7)}
+    for k, wheel in enumerate(WHEELS):
+        values[f"tyre_surface_temp_{wheel}_c"] = 80.0 + k + i % 5
+        values[f"tyre_inner_temp_{wheel}_c"] = 95.0 + k + i % 3
+        values[f"brake_temp_{wheel}_c"] = 300.0 + 50 * k + i % 11
+        values[f"tyre_pressure_{wheel}_psi"] = 22.5 + 0.5 * k + 0.125 * (i % 2)
+    values["engine_temp_c"] = 110.0 + i % 4
+    values["ers_store_mj"] = 4.0 - 0.25 * (i % 9)
+    values["ers_deploy_mode"] = ERS_DEPLOY_MODES[i % len(ERS_DEPLOY_MODES)]
+    return values
+
+
+def with_game_fields(records: list[dict[str, Any]], every: int = 2) -> list[dict[str, Any]]:
+    """Telemetry records of which every ``every``-th has the game channels (the others leave
+    them out: null, not measured)."""
+    return [{**r, **game_values(i)} if i % every == 0 else r for i, r in enumerate(records)]

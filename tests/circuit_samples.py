@@ -18,9 +18,14 @@ LENGTH_M = 2 * STRAIGHT_M + 2 * math.pi * RADIUS_M
 
 def oval_points(spacing_m: float = 10.0) -> np.ndarray:
     """(n, 2) centre-line points about ``spacing_m`` apart, in driving order."""
+    return oval_at(np.arange(0.0, LENGTH_M, spacing_m))
+
+
+def oval_at(distance_m: np.ndarray) -> np.ndarray:
+    """(n, 2) points of the centre line at these distances from the line (any real number:
+    taken modulo the lap)."""
     cx, cy = CENTRE
     half = STRAIGHT_M / 2
-    s = np.arange(0.0, LENGTH_M, spacing_m)
     arc = math.pi * RADIUS_M
     legs = [
         half,  # start line to the end of the bottom straight
@@ -29,7 +34,7 @@ def oval_points(spacing_m: float = 10.0) -> np.ndarray:
         half + 2 * arc + STRAIGHT_M,  # the west half circle, down
     ]
     points = []
-    for d in s:
+    for d in np.mod(np.asarray(distance_m, dtype=float), LENGTH_M).tolist():
         if d < legs[0]:
             points.append((cx + d, cy - RADIUS_M))
         elif d < legs[1]:
@@ -42,7 +47,7 @@ def oval_points(spacing_m: float = 10.0) -> np.ndarray:
             points.append((cx - half + RADIUS_M * math.cos(a), cy + RADIUS_M * math.sin(a)))
         else:
             points.append((cx - half + (d - legs[3]), cy - RADIUS_M))
-    return np.asarray(points)
+    return np.asarray(points).reshape(-1, 2)
 
 
 def write_oval_csv(path: Path) -> Path:

@@ -337,10 +337,13 @@ class FakeProducer:
     """A producer whose broker acknowledges everything on :meth:`flush`.
 
     :meth:`produce` queues a message; every ``full_every``-th call raises BufferError instead,
-    as a full local queue does. ``sent`` lists what was queued as ``(topic, value, key)``.
+    as a full local queue does, and a message whose key and value add up to more than
+    ``max_bytes`` raises KafkaException(MSG_SIZE_TOO_LARGE), as librdkafka's own size check
+    does. ``sent`` lists what was queued as ``(topic, value, key)``.
     :meth:`flush` delivers the queue: each message (a dict of topic, key, value and headers)
     goes to ``delivered``, then to ``on_deliver``, then to its ``on_delivery`` callback with
-    no error. :meth:`poll` only counts calls (``polls``).
+    no error; or, while ``refuse`` holds a KafkaError, to its callback with that error (the
+    broker refused it) and nowhere else. :meth:`poll` only counts calls (``polls``).
     """
 
     def __init__(
@@ -348,9 +351,13 @@ class FakeProducer:
         *,
         full_every: int | None = None,
         on_deliver: Callable[[dict[str, Any]], None] | None = None,
+        max_bytes: int | None = None,
+        refuse: KafkaError | None = None,
     ) -> None:
         self.full_every = full_every
         self.on_deliver = on_deliver
+        self.max_bytes = max_bytes
+        self.refuse = refuse
         self.calls = 0
         self.polls = 0
         self.sent: list[tuple[str, Any, Any]] = []
@@ -369,6 +376,8 @@ class FakeProducer:
         self.calls += 1
         if self.full_every and self.calls % self.full_every == 0:
             raise BufferError("queue full")
+        if self.max_bytes is not None and len(key or b"") + len(value or b"") > self.max_bytes:
+            raise KafkaException(KafkaError(KafkaError.MSG_SIZE_TOO_LARGE))
         self.sent.append((topic, value, key))
         message = {"topic": topic, "key": key, "value": value, "headers": dict(headers or {})}
         self.waiting.append((message, on_delivery))
@@ -380,6 +389,10 @@ class FakeProducer:
     def flush(self, timeout: float = -1) -> int:
         waiting, self.waiting = self.waiting, []
         for message, on_delivery in waiting:
+            if self.refuse is not None:
+                if on_delivery is not None:
+                    on_delivery(self.refuse, None)
+                continue
             self.delivered.append(message)
             if self.on_deliver is not None:
                 self.on_deliver(message)

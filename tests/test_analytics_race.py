@@ -20,6 +20,7 @@ from tests.analytics_reference import (
     expected_summaries,
     with_defaults,
 )
+from tests.avro_samples import with_game_fields
 from tests.fakes import FakeRegistry
 from tests.race_samples import START_US, drive
 
@@ -106,28 +107,34 @@ def test_a_practice_car_started_mid_lap_has_no_lap_1() -> None:
 
 
 TELEMETRY_V1 = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
-TELEMETRY_V2 = load_schema(TELEMETRY_SCHEMA_FILE)
+TELEMETRY_V2 = load_schema(HISTORY_DIR / "telemetry.v2.avsc")
+TELEMETRY_V3 = load_schema(TELEMETRY_SCHEMA_FILE)
 
 
-def test_v1_and_v2_writers_in_one_topic_give_summaries_of_one_shape() -> None:
-    # Two practice cars on one topic: car-01 from a v1 producer, car-02 from a v2 one,
-    # decoded as the job decodes them (each with its writer schema, resolved to v2).
+def test_v1_v2_and_v3_writers_in_one_topic_give_summaries_of_one_shape() -> None:
+    # Three practice cars on one topic: car-01 from a v1 producer, car-02 from a v2 one,
+    # car-03 from a v3 one with the game's channels, decoded as the job decodes them (each
+    # with its writer schema, resolved to v3).
     v1 = [
         {k: v for k, v in r.items() if k not in V2_DEFAULTS}
         for r in drive(3, start_m=400.0, kind="practice", car="car-01")
     ]
     v2 = drive(3, start_m=700.0, kind="practice", car="car-02", pit_lap=2)
-    registry = FakeRegistry({1: TELEMETRY_V1, 2: TELEMETRY_V2})
+    v3 = with_game_fields(drive(3, start_m=700.0, kind="practice", car="car-03", pit_lap=2), 1)
+    registry = FakeRegistry({1: TELEMETRY_V1, 2: TELEMETRY_V2, 3: TELEMETRY_V3})
     values = [Serializer(1, TELEMETRY_V1).encode(r) for r in v1]
     values += [Serializer(2, TELEMETRY_V2).encode(r) for r in v2]
-    order = np.argsort([r["timestamp"] for r in v1 + v2], kind="stable")
+    values += [Serializer(3, TELEMETRY_V3).encode(r) for r in v3]
+    order = np.argsort([r["timestamp"] for r in v1 + v2 + v3], kind="stable")
     reader = Deserializer(registry, TELEMETRY_SCHEMA_FILE)
     decoded = pd.DataFrame([reader.decode(values[i]) for i in order])
-    assert decoded.columns.tolist() == [f["name"] for f in TELEMETRY_V2["fields"]]
+    assert decoded.columns.tolist() == [f["name"] for f in TELEMETRY_V3["fields"]]
     got = _run(decoded, [37])
     old = {k[2]: s for k, s in got.items() if k[1] == "car-01"}
     new = {k[2]: s for k, s in got.items() if k[1] == "car-02"}
+    game = {k[2]: s for k, s in got.items() if k[1] == "car-03"}
     assert sorted(old) == sorted(new) == [2, 3]
+    assert {lap: {**s, "car_id": "car-02"} for lap, s in game.items()} == new
     for s in old.values():  # the defaults of what a v1 record cannot say
         assert (s["tyre_compound"], s["tyre_age_laps"]) == ("unknown", 0)
         assert not (s["in_lap"] or s["out_lap"] or s["standing_start"]) and s["pit_stop_s"] == 0
@@ -136,7 +143,7 @@ def test_v1_and_v2_writers_in_one_topic_give_summaries_of_one_shape() -> None:
     assert {k for s in got.values() for k in s} == set(next(iter(got.values())))
     assert_summaries_match(got, expected_summaries(decoded.assign(session_id="unit")))
     # The reference fills what v1 records lack itself: the same from the records as sent.
-    raw = expected_summaries(pd.DataFrame(v1 + v2).assign(session_id="unit"))
+    raw = expected_summaries(pd.DataFrame(v1 + v2 + v3).assign(session_id="unit"))
     assert_summaries_match(got, raw)
 
 

@@ -56,12 +56,6 @@ def test_env_vars_then_flags_win() -> None:
     assert s.trigger_s == 120.0 and s.topics.telemetry == "u" and s.master == "local[1]"
 
 
-def test_job_id_is_stable_per_checkpoint() -> None:
-    a = Settings.from_env({"F1_ANALYTICS_CHECKPOINT": "/tmp/a"})
-    assert a.job_id == Settings.from_env({"F1_ANALYTICS_CHECKPOINT": "/tmp/a/"}).job_id
-    assert a.job_id != Settings.from_env({"F1_ANALYTICS_CHECKPOINT": "/tmp/b"}).job_id
-
-
 @pytest.mark.parametrize(
     ("text", "seconds"), [("5", 5.0), ("5s", 5.0), ("250ms", 0.25), ("2 min", 120.0)]
 )

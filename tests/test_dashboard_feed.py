@@ -19,6 +19,7 @@ from dashboard.settings import Settings
 from runtime.endpoints import Endpoints
 from schemas.serde import frame, telemetry_deserializer
 from schemas.topics import HISTORY_DIR, LAP_SUMMARY_SCHEMA_FILE, TELEMETRY_SCHEMA_FILE, Topics
+from tests.avro_samples import GAME_CHANNELS, game_values
 from tests.dashboard_samples import records, summary
 from tests.fakes import FakeConsumer, FakeMessage, FakeRegistry
 
@@ -27,6 +28,7 @@ SCHEMAS = {
     2: LAP_SUMMARY_SCHEMA_FILE.read_text(),
     3: (HISTORY_DIR / "telemetry.v1.avsc").read_text(),
     4: (HISTORY_DIR / "lap_summary.v1.avsc").read_text(),
+    5: (HISTORY_DIR / "telemetry.v2.avsc").read_text(),
 }
 TOPICS = Topics(telemetry="t-telemetry", analytics="t-analytics")
 ENDPOINTS = Endpoints("127.0.0.1:1", "http://127.0.0.1:1", "http://127.0.0.1:1", "", "f1", "b")
@@ -187,15 +189,20 @@ def test_the_thread_consumes_until_stopped_then_closes_its_consumer() -> None:
     assert not f.is_alive() and consumer.closed
 
 
-def test_v1_and_v2_records_in_one_topic_feed_the_model_alike() -> None:
+def test_v1_v2_and_v3_records_in_one_topic_feed_the_model_alike() -> None:
     # car-01 from a v1 producer (practice, from the line); car-02 from a v2 one, on a race
-    # grid 1 m behind the line (a negative lap distance), on softs.
+    # grid 1 m behind the line (a negative lap distance), on softs; car-03 from a v3 one
+    # with the game's channels (temperatures, ERS), on the same grid.
     f, model, _ = feed()
     v1 = [encode(3, r) for r in records(range(0, 70), grid_m=0.0)]
     race = {"session_kind": "race", "tyre_compound": "soft", "tyre_age_laps": 0}
-    v2 = [encode(1, {**r, **race}) for r in records(range(0, 70), car="car-02", driver="HAM")]
+    v2 = [encode(5, {**r, **race}) for r in records(range(0, 70), car="car-02", driver="HAM")]
+    v3 = [
+        encode(1, {**r, **race, **game_values(i)})
+        for i, r in enumerate(records(range(0, 70), car="car-03", driver="LEC"))
+    ]
     assert model.status.decode_errors == 0
-    f._handle([FakeMessage("t-telemetry", v) for pair in zip(v1, v2, strict=True) for v in pair])
+    f._handle([FakeMessage("t-telemetry", v) for row in zip(v1, v2, v3, strict=True) for v in row])
     f._handle(
         [
             FakeMessage("t-analytics", encode(4, summary(lap=2))),
@@ -210,6 +217,10 @@ def test_v1_and_v2_records_in_one_topic_feed_the_model_alike() -> None:
     assert [c.lap for c in old.completed] == [2] and [c.lap for c in new.completed] == [1, 2]
     assert new.completed[0].time_s == pytest.approx(10.1)
     assert old.completed[0].time_s == pytest.approx(8.04)
+    game = model.cars["car-03"]
+    assert [(c.lap, c.time_s) for c in game.completed] == [(c.lap, c.time_s) for c in new.completed]
+    assert game.latest is not None and game.latest["brake_temp_fl_c"] == 300.0 + 69 % 11
+    assert all(old.latest[name] is None and new.latest[name] is None for name in GAME_CHANNELS)
     rows = {r["lap"]: r for r in model.laps.session_rows("s-1")}
     assert rows[1]["standing_start"] and not rows[2]["standing_start"]  # v1: the default
     assert rows[2]["tyre_compound"] == "unknown" and rows[2]["lap_time_s"] == 87.0

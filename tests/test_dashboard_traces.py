@@ -55,6 +55,13 @@ def test_a_lap_joined_late_starts_at_the_next_grid_point() -> None:
     np.testing.assert_allclose(window["t_s"], [5.875])
 
 
+def test_a_car_starting_from_rest_on_the_line_has_its_lap_from_0() -> None:
+    # Its first sample is a fraction of a millimetre past the line.
+    trace = _trace([(8.4e-5, 0.01), (25.0, 3.0)], length=50.0)
+    assert trace.start == 0 and trace.complete_from_start
+    np.testing.assert_allclose(trace.window(0)["distance_m"], [0.0, 10.0, 20.0])
+
+
 def test_window_copies_only_the_filled_part() -> None:
     trace = _trace([(0.0, 0.0), (30.0, 3.0)])
     part = trace.window(2)

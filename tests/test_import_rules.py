@@ -19,13 +19,14 @@ ALLOWED: dict[str, set[str]] = {
     "runtime": set(),
     "schemas": {"runtime"},
     "circuit": {"runtime"},
-    "storage": {"runtime", "schemas"},
+    "storage": {"runtime", "schemas", "circuit"},
     "producer": {"runtime", "schemas", "circuit"},
     "sinks": {"runtime", "schemas", "storage"},
     "analytics": {"runtime", "schemas", "circuit"},
     "dashboard": {"runtime", "schemas", "circuit", "storage"},
     "stack": {"runtime", "schemas"},
     "ingest": {"runtime", "schemas"},
+    "replay": {"runtime", "schemas", "storage"},
 }
 PACKAGES = set(ALLOWED)
 # Not installed with the application: nothing of it may be imported by a production package.

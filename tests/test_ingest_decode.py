@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy import float32 as f32
 
 from ingest import decode
 from ingest.layouts import LAYOUTS, SECTOR_STARTS_OFFSET, SESSION_PREFIX
 from ingest.session import GameIngest, driver_code, session_kind
+from schemas.serde import Serializer
+from schemas.topics import TELEMETRY_SCHEMA_FILE
 from tests.game_samples import FORMATS, datagrams, expected
 
 # The ingest's field names where the library's differ (arrays the library splits are
@@ -128,7 +131,7 @@ def test_every_frame_gives_one_record_per_car_with_the_values_put_in(fmt: int) -
         assert got["lap_distance_m"].tolist() == cars["lap_distance"]
         assert got["total_distance_m"].tolist() == cars["total_distance"]
         assert min(cars["lap_distance"]) < 0  # cars behind the line on lap 1
-        assert got["sector"].tolist() == [s + 1 for s in cars["sector"]]
+        assert got["sector"].tolist() == expected_sectors(spec, cars)
         assert got["pit_status"].tolist() == [PIT[v] for v in cars["pit_status"]]
         assert got["pit_stops"].tolist() == cars["num_pit_stops"]
         assert got["car_status"].tolist() == [CAR_STATUS[v] for v in cars["result_status"]]
@@ -140,6 +143,40 @@ def test_every_frame_gives_one_record_per_car_with_the_values_put_in(fmt: int) -
         if fmt != 2026:
             assert got["g_lat"].tolist() == cars["g_force_lateral"]
             assert got["g_long"].tolist() == cars["g_force_longitudinal"]
+        # Telemetry v3's game channels, the wheels in the contract's order (the game's arrays
+        # are RL, RR, FL, FR).
+        assert got["z_m"].tolist() == cars["world_position_y"]
+        for name, (field, unit) in GAME_WHEEL_FIELDS.items():
+            for k, wheel in enumerate(("rl", "rr", "fl", "fr")):
+                want = [float(f32(v[k])) for v in cars[field]]
+                assert got[f"{name}_{wheel}_{unit}"].tolist() == want, (name, wheel)
+        assert got["engine_temp_c"].tolist() == cars["engine_temperature"]
+        assert got["ers_store_mj"].tolist() == [
+            float(f32(v) / f32(1e6)) for v in cars["ers_store_energy"]
+        ]
+        assert got["ers_deploy_mode"].tolist() == [ERS[v] for v in cars["ers_deploy_mode"]]
+
+
+GAME_WHEEL_FIELDS = {
+    "tyre_surface_temp": ("tyres_surface_temperature", "c"),
+    "tyre_inner_temp": ("tyres_inner_temperature", "c"),
+    "brake_temp": ("brakes_temperature", "c"),
+    "tyre_pressure": ("tyres_pressure", "psi"),
+}
+ERS = {0: "none", 1: "medium", 2: "hotlap", 3: "overtake"}
+
+
+def expected_sectors(spec: dict, cars: dict) -> list[int]:
+    """The sector of each car: from the Session packet's sector starts where the format has
+    them (formats 2024 on) and the car is past the line, else Lap Data's."""
+    starts = spec["sector_starts"]
+    out = []
+    for d, lap_data_sector in zip(cars["lap_distance"], cars["sector"], strict=True):
+        if starts is None or d < 0:
+            out.append(lap_data_sector + 1)
+        else:
+            out.append(1 + (d >= f32(starts[0])) + (d >= f32(starts[1])))
+    return out
 
 
 def test_format_2026_takes_g_forces_from_the_change_of_velocity() -> None:
@@ -278,3 +315,35 @@ def test_classify_reads_the_header() -> None:
     assert (c.header.packet_format, c.header.packet_id) == (2024, 0)
     assert c.header.session_uid == 0x1234_5678_9ABC_DEF0
     assert c.header.frame_identifier == 1000 == c.header.overall_frame_identifier
+
+
+def test_network_players_with_restricted_telemetry_have_no_ers_values() -> None:
+    # The game zeroes a network player's Car Status when their "Your Telemetry" setting is
+    # restricted: their ERS channels are null, not zeros. The player's own car (index 0 here)
+    # and AI cars are never restricted.
+    layout = LAYOUTS[2025]
+    entry = layout.participants.car
+    human = {2: 0, 3: 1, 0: 0}  # car index -> your_telemetry (0 restricted, 1 public)
+    out = []
+    for arrival, data in datagrams("2025"):
+        if data[6] == 4:  # Participants
+            for car, public in human.items():
+                at = layout.participants.cars_offset + car * entry.itemsize
+                data = _mutated(data, at + entry.fields["ai_controlled"][1], b"\0")
+                data = _mutated(data, at + entry.fields["your_telemetry"][1], bytes([public]))
+        out.append((arrival, data))
+    ingest = GameIngest()
+    for arrival, data in out:
+        ingest.feed(data, arrival)
+    batch = ingest.take()
+    assert batch is not None
+    last = slice(-22, None)  # a frame after the Participants packet
+    store = batch["ers_store_mj"][last].tolist()
+    modes = batch["ers_deploy_mode"][last].tolist()
+    assert store[2] is None and modes[2] is None
+    assert [v is None for v in store].count(True) == 1
+    assert store[0] == pytest.approx(4.0) and modes[0] == "none"
+    assert store[3] == pytest.approx(4.0 - 0.003) and modes[3] == "overtake"
+    # Such a batch encodes as any other: the nulls as the union's null branch.
+    values = Serializer(1, TELEMETRY_SCHEMA_FILE).encode_columns(batch)
+    assert len(values) == len(batch["car_id"])

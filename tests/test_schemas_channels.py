@@ -43,13 +43,18 @@ def test_every_field_doc_matches_the_table(record: str) -> None:
             assert (float(lo), float(hi)) == (c.minimum, c.maximum), f["name"]
             assert c.minimum < c.maximum
         ftype = f["type"]
+        if c.nullable:
+            # Not measured is null: the union's first branch, and the default.
+            assert isinstance(ftype, list) and ftype[0] == "null" and len(ftype) == 2, f["name"]
+            assert "default" in f and f["default"] is None, f["name"]
+            ftype = ftype[1]
         if isinstance(ftype, dict):
             assert (ftype["type"], ftype.get("logicalType")) == (c.avro_type, c.logical_type)
         else:
             assert (ftype, None) == (c.avro_type, c.logical_type), f["name"]
         if f["name"] in first_release:
             assert "default" not in f, f"{f['name']}: the fields of v1 are all required"
-        else:
+        elif not c.nullable:
             assert "default" in f, f"{f['name']}: a field added since v1 needs a default"
             _assert_default_allowed(f["default"], c)
     assert channels.doc_mismatches(schema, record) == []
@@ -62,6 +67,30 @@ def _assert_default_allowed(default: object, c: channels.Channel) -> None:
         assert default is False, c.name
     else:
         assert isinstance(default, int | float) and c.minimum <= default <= c.maximum, c.name
+
+
+def test_nullable_channels_are_the_game_channels_of_telemetry_v3() -> None:
+    v2 = json.loads((SCHEMA_DIR / "history" / "telemetry.v2.avsc").read_text())
+    nullable = [c.name for c in channels.channels() if c.nullable]
+    assert nullable == [c.name for c in channels.channels()][len(v2["fields"]) :]
+    # The per-wheel channels: four each, in the documented wheel order.
+    for head in ("tyre_surface_temp", "tyre_inner_temp", "brake_temp", "tyre_pressure"):
+        wheels = [n.split("_")[-2] for n in nullable if n.startswith(head + "_")]
+        assert tuple(wheels) == channels.WHEELS == ("fl", "fr", "rl", "rr"), head
+    assert not any(c.nullable for c in channels.channels(channels.LAP_SUMMARY))
+
+
+def test_doc_mismatches_names_a_nullable_disagreement() -> None:
+    schema = _schema(channels.TELEMETRY)
+    for f in schema["fields"]:
+        if f["name"] == "z_m":
+            f["type"] = "float"
+            f["default"] = 0.0
+        if f["name"] == "engine_temp_c":
+            f["type"] = ["float", "null"]
+    problems = "\n".join(channels.doc_mismatches(schema, channels.TELEMETRY))
+    assert 'telemetry.z_m: schema type "float" but the table says ["null", type]' in problems
+    assert "telemetry.engine_temp_c: schema type" in problems
 
 
 def test_doc_mismatches_names_the_disagreement() -> None:

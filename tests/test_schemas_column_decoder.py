@@ -24,12 +24,13 @@ from schemas.serde import Deserializer, Serializer, frame, load_schema
 from schemas.serde_errors import DecodeError
 from schemas.topics import HISTORY_DIR
 from tests import avro_samples
-from tests.avro_samples import PRIMITIVES, with_race_fields
+from tests.avro_samples import PRIMITIVES, with_game_fields, with_race_fields
 from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
 LAP_SUMMARY = load_schema("lap_summary")
 TELEMETRY_V1 = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
+TELEMETRY_V2 = load_schema(HISTORY_DIR / "telemetry.v2.avsc")
 
 
 def decoders(
@@ -72,7 +73,18 @@ def assert_like_each_record(
         assert i in position, f"row {i} refused: {errors.get(i)!r}"
         for name, value_wanted in want.items():
             (got_value,) = decoded.columns[name][position[i] : position[i] + 1].tolist()
+            if value_wanted is None:  # a null: the column's placeholder, the row absent
+                assert decoded.absent[name][position[i]], (i, name)
+                assert same_null(got_value, decoded.columns[name].dtype), (i, name, got_value)
+                continue
             assert same_value(got_value, value_wanted), (i, name, got_value, value_wanted)
+
+
+def same_null(got: Any, dtype: np.dtype) -> bool:
+    """Whether ``got`` is the placeholder a column of ``dtype`` holds for a null."""
+    if dtype.kind == "f":
+        return math.isnan(got)
+    return got == {"i": 0, "b": False}.get(dtype.kind) if dtype.kind in "ib" else got is None
 
 
 def _message(exc: DecodeError) -> str:
@@ -89,7 +101,7 @@ def fastavro_records(schema: dict[str, Any], values: list[bytes]) -> list[dict[s
 def simulated(rows_per_car: int = 30, cars: int = 20, seed: int = 3) -> list[dict[str, Any]]:
     sim = Simulation(silverstone(), n_cars=cars, seed=seed, drs_enabled=True)
     sim.step_block(200)
-    records = with_race_fields(to_records(sim.step_block(rows_per_car)))
+    records = with_game_fields(with_race_fields(to_records(sim.step_block(rows_per_car))))
     for r in records:
         r["steering"] = max(-1.0, min(1.0, -r["steering"] / 180.0))
     return records
@@ -116,7 +128,9 @@ def test_simulated_telemetry_decodes_to_fastavros_values_in_the_contracts_dtypes
     for name, column in decoded.columns.items():
         assert column.dtype == column_decoder.COLUMN_DTYPES[columns.types[name]], name
         for got, w in zip(column.tolist(), want, strict=True):
-            assert same_value(got, w[name]), (name, got, w[name])
+            assert same_value(got, w[name]) or w[name] is None, (name, got, w[name])
+    # The game channels: null in every other record (the simulator's), marked absent there.
+    assert decoded.absent["z_m"].tolist() == [i % 2 == 1 for i in range(len(values))]
     assert_like_each_record(decoded, reference, values)
 
 
@@ -230,28 +244,39 @@ def test_lap_summaries_of_every_released_version_decode() -> None:
     assert_like_each_record(decoded, reference, values)
 
 
-def test_telemetry_v1_and_v2_in_one_batch_decode_with_numpy_as_one_by_one() -> None:
-    # A topic during the upgrade: records of v1 and v2 writers interleaved, some broken.
+def test_telemetry_v1_v2_and_v3_in_one_batch_decode_with_numpy_as_one_by_one() -> None:
+    # A topic during the upgrades: records of v1, v2 and v3 writers interleaved, some
+    # broken; of the v3 ones, half with the game channels and half with them null.
     records = simulated(rows_per_car=3)
     v1_names = [f["name"] for f in TELEMETRY_V1["fields"]]
-    values = [
-        Serializer(5, TELEMETRY_V1).encode({k: r[k] for k in v1_names})
-        if i % 2
-        else Serializer(6, TELEMETRY).encode(r)
-        for i, r in enumerate(records)
+    v2_names = [f["name"] for f in TELEMETRY_V2["fields"]]
+    writers = [
+        lambda r: Serializer(5, TELEMETRY_V1).encode({k: r[k] for k in v1_names}),
+        lambda r: Serializer(6, TELEMETRY_V2).encode({k: r[k] for k in v2_names}),
+        lambda r: Serializer(7, TELEMETRY).encode(r),
     ]
+    values = [writers[i % 3](r) for i, r in enumerate(records)]
     values[3] = values[3][:-2]  # a truncated v1 record
     values[4] = values[4][:20]  # a truncated v2 record
-    columns, reference = decoders({5: TELEMETRY_V1, 6: TELEMETRY}, TELEMETRY)
-    for _ in range(2):  # the second time with both ids known
+    values[8] = values[8][:-3]  # a truncated v3 record (with the game channels)
+    schemas = {5: TELEMETRY_V1, 6: TELEMETRY_V2, 7: TELEMETRY}
+    columns, reference = decoders(schemas, TELEMETRY)
+    for _ in range(2):  # the second time with every id known
         decoded = columns.decode_columns(values)
-        assert [i for i, _ in decoded.errors] == [3, 4]
-        assert columns._ids == {5: True, 6: True}
+        assert [i for i, _ in decoded.errors] == [3, 4, 8]
+        assert columns._ids == {5: True, 6: True, 7: True}
         assert_like_each_record(decoded, reference, values)
-        v1_rows = [i % 2 == 1 for i in decoded.rows.tolist()]
+        rows = decoded.rows.tolist()
+        v1_rows = [i % 3 == 0 for i in rows]
         assert decoded.absent["tyre_compound"].tolist() == v1_rows
         compounds = decoded.columns["tyre_compound"].tolist()
-        assert [c for c, old in zip(compounds, v1_rows, strict=True) if old] == ["unknown"] * 29
+        assert {c for c, old in zip(compounds, v1_rows, strict=True) if old} == {"unknown"}
+        # The game channels: absent from v1 and v2 records and from the v3 ones that hold
+        # null; the others as measured.
+        measured = [i % 3 == 2 and i % 2 == 0 for i in rows]
+        assert decoded.absent["brake_temp_rr_c"].tolist() == [not m for m in measured]
+        temps = decoded.columns["brake_temp_rr_c"][np.array(measured)]
+        assert temps.dtype == np.float32 and not np.isnan(temps).any()
 
 
 def test_a_reader_schema_that_is_not_flat_is_decoded_record_by_record() -> None:
@@ -273,7 +298,10 @@ def test_a_reader_schema_that_is_not_flat_is_decoded_record_by_record() -> None:
     decoded = columns.decode_columns([*values, b"\x00"])
     assert decoded.columns["a"].tolist() == [None, "x", "y"]
     assert decoded.columns["c"].tolist() == [[], [1, 2], [3]]
-    assert decoded.columns["n"].tolist() == [1, None, 2]
+    # A nullable number is a column of its type all the same, its nulls marked absent.
+    assert decoded.columns["n"].tolist() == [1, 0, 2]
+    assert decoded.absent["n"].tolist() == [False, True, False]
+    assert decoded.absent["a"].tolist() == [True, False, False]
     assert_like_each_record(decoded, reference, [*values, b"\x00"])
 
 

@@ -160,6 +160,29 @@ def test_cli_check_fails_naming_schema_and_field(
     assert "old readers cannot read new data" in err
 
 
+@pytest.mark.parametrize(
+    ("file", "text", "why"),
+    [
+        ("telemetry.avsc", '{"type": "record", "name": ', "telemetry.avsc: not JSON"),
+        ("telemetry.avsc", "[]", "telemetry.avsc: not an Avro record schema"),
+        (
+            "lap_summary.avsc",
+            '{"type": "record", "name": "x", "fields": [{"name": "a", "type": "nope"}]}',
+            "lap_summary.avsc: not a valid Avro schema",
+        ),
+        ("history/telemetry.v1.avsc", "{", "telemetry.v1.avsc: not JSON"),
+    ],
+)
+def test_cli_check_reports_a_malformed_schema_file_as_a_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, text: str, why: str
+) -> None:
+    tree = _tree(tmp_path)
+    (tree / file).write_text(text)
+    assert main(["check", "--no-registry", "--schemas-dir", str(tree)]) == 1
+    err = capsys.readouterr().err
+    assert f"FAIL  {why}" in err and "Traceback" not in err
+
+
 def test_cli_check_without_a_registry_is_quick(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,19 +7,24 @@ import json
 from typing import Any
 
 import pytest
+from confluent_kafka.schema_registry import Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from runtime.errors import ConfigError, InfrastructureError
+from schemas.evolution import sample_records
 from schemas.registry import (
     IncompatibleSchemaError,
+    RegistryAccessError,
     RegistryUnavailableError,
     SchemaIdNotFoundError,
+    SchemaIdRefusedError,
     SchemaNotRegisteredError,
     SchemaRegistry,
     SubjectNotFoundError,
 )
-from schemas.serde import Serializer, load_schema
-from tests.fakes import FakeRegistryClient
+from schemas.serde import HEADER_SIZE, Deserializer, Serializer, frame, load_schema
+from schemas.serde_errors import UnknownSchemaIdError
+from tests.fakes import FakeRegistry, FakeRegistryClient
 
 TELEMETRY = load_schema("telemetry")
 URL = "http://registry.test:8081/apis/ccompat/v7"
@@ -138,3 +143,116 @@ def test_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("F1_SCHEMA_REGISTRY_URL", "http://elsewhere:8081/")
     assert SchemaRegistry.from_env().url == "http://elsewhere:8081"
     assert SchemaRegistry.from_env("http://flag:1").url == "http://flag:1"
+
+
+def _not_json(*_args: Any) -> Any:
+    # What the Confluent client raises on a 200 whose body is not JSON (an HTML error page).
+    return json.loads("<html>Bad Gateway</html>")
+
+
+@pytest.mark.parametrize(
+    "call",
+    ["latest", "versions", "schema_by_id", "lookup", "register", "compatibility"],
+)
+def test_an_answer_that_is_not_json_is_an_unavailable_registry(
+    registry: SchemaRegistry, client: FakeRegistryClient, call: str
+) -> None:
+    for name in (
+        "get_latest_version",
+        "get_versions",
+        "get_schema",
+        "lookup_schema",
+        "register_schema_full_response",
+        "get_compatibility",
+    ):
+        setattr(client, name, _not_json)
+    calls = {
+        "latest": lambda: registry.latest("s-value"),
+        "versions": lambda: registry.versions("s-value"),
+        "schema_by_id": lambda: registry.schema_by_id(7),
+        "lookup": lambda: registry.lookup("s-value", TELEMETRY),
+        "register": lambda: registry.register("s-value", TELEMETRY),
+        "compatibility": lambda: registry.compatibility("s-value"),
+    }
+    with pytest.raises(RegistryUnavailableError, match=r"registry\.test.*not the Confluent"):
+        calls[call]()
+
+
+def test_an_answer_without_a_schema_is_never_cached(
+    registry: SchemaRegistry, client: FakeRegistryClient
+) -> None:
+    rs = registry.register("s-value", TELEMETRY)
+    real = client.get_schema
+    client.get_schema = lambda _id: Schema(None, "AVRO")  # type: ignore[method-assign]
+    with pytest.raises(RegistryUnavailableError, match="no schema for id"):
+        registry.schema_by_id(rs.schema_id + 1)
+    client.get_schema = real  # type: ignore[method-assign]
+    assert json.loads(registry.schema_by_id(rs.schema_id)) == TELEMETRY
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, SchemaIdRefusedError),
+        (422, SchemaIdRefusedError),
+        (410, SchemaIdRefusedError),
+        (401, RegistryAccessError),
+        (403, RegistryAccessError),
+        (429, RegistryUnavailableError),
+        (408, RegistryUnavailableError),
+    ],
+)
+def test_a_client_error_for_one_id_is_about_that_id_unless_it_is_about_this_client(
+    registry: SchemaRegistry, client: FakeRegistryClient, status: int, error: type
+) -> None:
+    def refused(schema_id: int) -> Any:
+        raise SchemaRegistryError(status, status * 100, f"refused {schema_id}")
+
+    client.get_schema = refused  # type: ignore[method-assign]
+    with pytest.raises(error, match=f"HTTP {status}|refused 7"):
+        registry.schema_by_id(7)
+
+
+def test_records_of_a_refused_id_are_dead_letters_and_the_others_decode(
+    registry: SchemaRegistry, client: FakeRegistryClient
+) -> None:
+    """The sink decodes a batch until the registry answers; an id the registry refuses (400)
+    must not hold the batch up as an outage would: its records are decode errors."""
+    rs = registry.register("s-value", TELEMETRY)
+    real = client.get_schema
+
+    def refusing_7(schema_id: int) -> Any:
+        if schema_id == 7:
+            raise SchemaRegistryError(400, 40000, "bad id")
+        return real(schema_id)
+
+    client.get_schema = refusing_7  # type: ignore[method-assign]
+    deserializer = Deserializer(registry, TELEMETRY)
+    record = sample_records(TELEMETRY)[1]
+    good = Serializer(rs.schema_id, TELEMETRY).encode(record)
+    bad = frame(7, good[HEADER_SIZE:])
+    with pytest.raises(UnknownSchemaIdError, match="refuses schema id 7"):
+        deserializer.decode(bad)
+    assert deserializer.decode(good)["car_id"] == record["car_id"]
+
+
+def test_a_flood_of_distinct_unknown_ids_is_remembered_within_a_bound() -> None:
+    registry = FakeRegistry()
+    now = [0.0]
+    deserializer = Deserializer(
+        registry, TELEMETRY, unknown_id_ttl_s=30.0, max_unknown_ids=100, clock=lambda: now[0]
+    )
+    for schema_id in range(1, 5_001):
+        with pytest.raises(UnknownSchemaIdError):
+            deserializer.decode(frame(schema_id, b"\x00"))
+    assert deserializer.unknown_ids == 100
+    # The most recent ones are still remembered: no registry request for them.
+    asked = registry.fetches
+    with pytest.raises(UnknownSchemaIdError, match="cached"):
+        deserializer.decode(frame(5_000, b"\x00"))
+    assert registry.fetches == asked
+    # Once their time is up they go, whatever comes next.
+    now[0] = 31.0
+    with pytest.raises(UnknownSchemaIdError):
+        deserializer.decode(frame(9_999, b"\x00"))
+    assert deserializer.unknown_ids == 1

@@ -22,6 +22,7 @@ from schemas.serde_errors import (
     UnknownSchemaIdError,
 )
 from schemas.topics import SCHEMA_DIR
+from tests.avro_samples import GAME_CHANNELS, game_values
 from tests.fakes import FakeRegistry
 
 TELEMETRY = load_schema("telemetry")
@@ -58,12 +59,14 @@ def telemetry_record(**overrides: Any) -> dict[str, Any]:
         "pit_status": "none",
         "pit_stops": 1,
         "car_status": "running",
+        **game_values(0),
     }
     record.update(overrides)
     return record
 
 
 TELEMETRY_V1 = load_schema(SCHEMA_DIR / "history" / "telemetry.v1.avsc")
+TELEMETRY_V2 = load_schema(SCHEMA_DIR / "history" / "telemetry.v2.avsc")
 V2_FIELDS = (
     "session_kind",
     "tyre_compound",
@@ -76,8 +79,14 @@ V2_FIELDS = (
 
 def v1_record(**overrides: Any) -> dict[str, Any]:
     """A record as a v1 producer sends it: without the fields telemetry v2 added."""
-    record = telemetry_record(**overrides)
+    record = v2_record(**overrides)
     return {k: v for k, v in record.items() if k not in V2_FIELDS}
+
+
+def v2_record(**overrides: Any) -> dict[str, Any]:
+    """A record as a v2 producer sends it: without telemetry v3's game channels."""
+    record = telemetry_record(**overrides)
+    return {k: v for k, v in record.items() if k not in GAME_CHANNELS}
 
 
 def lap_record() -> dict[str, Any]:
@@ -116,7 +125,7 @@ def assert_same(got: dict[str, Any], want: dict[str, Any], schema: dict[str, Any
     assert got.keys() == want.keys()
     kinds = {f["name"]: f["type"] for f in schema["fields"]}
     for name, value in want.items():
-        if kinds[name] == "float":
+        if kinds[name] in ("float", ["null", "float"]):
             assert math.isclose(got[name], value, rel_tol=1e-6), name
         else:
             assert got[name] == value and type(got[name]) is type(value), name
@@ -140,17 +149,31 @@ def test_telemetry_body_is_compact() -> None:
     v1 = Serializer(1, TELEMETRY_V1).encode(v1_record())
     assert len(v1) < 120  # 32-bit floats for the channels
     # v2 adds a few short strings and two one-byte ints: about 27 bytes here.
-    assert len(Serializer(1, TELEMETRY).encode(telemetry_record())) - len(v1) == 27
+    v2 = Serializer(1, TELEMETRY_V2).encode(v2_record())
+    assert len(v2) - len(v1) == 27
+    # v3's game channels: a byte each when null (the simulator's records), a byte and the
+    # value when measured (19 floats, and "none" as the ERS mode: 95 + 6 bytes).
+    assert len(Serializer(1, TELEMETRY).encode(v2_record())) - len(v2) == len(GAME_CHANNELS) == 20
+    assert len(Serializer(1, TELEMETRY).encode(telemetry_record())) - len(v2) == 101
 
 
-def test_v1_and_v2_records_read_each_other() -> None:
-    reg = FakeRegistry({1: TELEMETRY_V1, 2: TELEMETRY})
-    new_reader = Deserializer(reg, TELEMETRY)
-    old_reader = Deserializer(reg, TELEMETRY_V1)
-    old = Serializer(1, TELEMETRY_V1).encode(v1_record())
-    new = Serializer(2, TELEMETRY).encode(telemetry_record())
-    # A v1 record read as v2: the fields it lacks get their defaults.
-    assert {k: v for k, v in new_reader.decode(old).items() if k in V2_FIELDS} == {
+def test_v1_v2_and_v3_records_read_each_other() -> None:
+    schemas = {1: TELEMETRY_V1, 2: TELEMETRY_V2, 3: TELEMETRY}
+    reg = FakeRegistry(schemas)
+    readers = {version: Deserializer(reg, schema) for version, schema in schemas.items()}
+    sent = {1: v1_record(), 2: v2_record(), 3: telemetry_record()}
+    data = {v: Serializer(v, schemas[v]).encode(record) for v, record in sent.items()}
+    for version, reader in readers.items():
+        for writer, value in data.items():
+            got = reader.decode(value)
+            assert got.keys() == {f["name"] for f in schemas[version]["fields"]}
+            assert got["lap"] == 12
+            for name in got.keys() & sent[writer].keys():
+                assert got[name] == pytest.approx(sent[writer][name]), (version, writer, name)
+    # Read as v3, a v1 record gets v2's defaults, and v1 and v2 records the game channels'
+    # null: not measured.
+    new_reader = readers[3]
+    assert {k: v for k, v in new_reader.decode(data[1]).items() if k in V2_FIELDS} == {
         "session_kind": "unknown",
         "tyre_compound": "unknown",
         "tyre_age_laps": 0,
@@ -158,10 +181,11 @@ def test_v1_and_v2_records_read_each_other() -> None:
         "pit_stops": 0,
         "car_status": "running",
     }
-    assert new_reader.decode(new)["tyre_compound"] == "medium"
-    # A v2 record read as v1: the new fields are dropped, the rest is as sent.
-    assert old_reader.decode(new).keys() == v1_record().keys()
-    assert old_reader.decode(new)["lap"] == 12
+    for old in (data[1], data[2]):
+        assert all(new_reader.decode(old)[name] is None for name in GAME_CHANNELS)
+    assert new_reader.decode(data[2])["tyre_compound"] == "medium"
+    assert new_reader.decode(data[3])["tyre_surface_temp_fl_c"] == 80.0
+    assert new_reader.decode(data[3])["ers_deploy_mode"] == "none"
 
 
 def test_a_race_grid_behind_the_line_is_in_range() -> None:
@@ -235,6 +259,10 @@ def test_newer_writer_is_resolved_to_the_reader_schema() -> None:
         ({"tyre_age_laps": -1}, "tyre_age_laps", "out of range 0..200 laps"),
         ({"pit_stops": 21}, "pit_stops", "out of range 0..20"),
         ({"speed": 100.0}, "speed", "unknown field"),
+        ({"brake_temp_fl_c": 2500.0}, "brake_temp_fl_c", "out of range -50..2000 degC"),
+        ({"tyre_pressure_rr_psi": float("nan")}, "tyre_pressure_rr_psi", "not a number"),
+        ({"ers_deploy_mode": "boost"}, "ers_deploy_mode", "does not match"),
+        ({"z_m": "up"}, "z_m", "expected float"),
     ],
 )
 def test_bad_record_is_refused_naming_the_field(
@@ -246,6 +274,14 @@ def test_bad_record_is_refused_naming_the_field(
     assert info.value.field == field
     assert field in str(info.value)
     assert info.value.reason == "invalid-record"
+
+
+def test_a_game_channel_may_be_null_not_measured() -> None:
+    record = telemetry_record(z_m=None, ers_deploy_mode=None, brake_temp_rl_c=None)
+    data = Serializer(1, TELEMETRY).encode(record)
+    got = Deserializer(FakeRegistry({1: TELEMETRY}), TELEMETRY).decode(data)
+    assert (got["z_m"], got["ers_deploy_mode"], got["brake_temp_rl_c"]) == (None, None, None)
+    assert got["brake_temp_rr_c"] == 450.0
 
 
 def test_missing_field_is_refused() -> None:

@@ -134,10 +134,13 @@ def test_simulated_telemetry_is_byte_identical_and_round_trips() -> None:
                 assert got[name] == value, name
 
 
-TELEMETRY_TYPES = {
-    f["name"]: f["type"] if isinstance(f["type"], str) else f["type"]["type"]
-    for f in TELEMETRY["fields"]
-}
+def _type_name(avro_type: Any) -> str:
+    if isinstance(avro_type, list):  # ["null", type]: a nullable channel
+        return _type_name(avro_type[-1])
+    return avro_type if isinstance(avro_type, str) else avro_type["type"]
+
+
+TELEMETRY_TYPES = {f["name"]: _type_name(f["type"]) for f in TELEMETRY["fields"]}
 
 
 def telemetry_batch(rows: int = 40) -> dict[str, np.ndarray]:
@@ -238,3 +241,89 @@ def test_schemas_it_cannot_vectorise_fall_back_to_fastavro() -> None:
     assert partial.encode_columns({"s": ["a"], "t": ["b"]}) == fastavro_bytes(
         PRIMITIVES | {"fields": [*PRIMITIVES["fields"][:2]]}, 5, {"s": ["a"], "t": ["b"]}
     )
+
+
+NULLABLE = {
+    "type": "record",
+    "name": "Nullable",
+    "namespace": "io.test",
+    "fields": [
+        {"name": "s", "type": "string"},
+        {"name": "a", "type": ["null", "float"], "default": None},
+        {"name": "n", "type": ["null", "long"], "default": None},
+        {"name": "c", "type": ["null", "string"], "default": None},
+        {"name": "t", "type": "string", "default": "dflt"},
+        {"name": "b", "type": ["null", "boolean"], "default": None},
+        {"name": "d", "type": ["null", "double"], "default": None},
+        {"name": "k", "type": "int", "default": 3},
+        {"name": "u", "type": ["null", "string"], "default": None},
+    ],
+}
+
+
+def _nullable_batches(rows: int = 9) -> list[dict[str, Any]]:
+    with_nulls = {
+        "s": ["x"] * rows,
+        "a": [None, 1.5, None, 2.0, 3.0, None, 4.0, -1.0, None][:rows],
+        "n": [None, 1, 2**40, None, -5, 6, None, 0, -(2**62)][:rows],
+        "c": [None, "a", "bb", None, "c", "", None, "Ü", "d"][:rows],
+        "t": ["q"] * rows,
+        "b": [None, True, False, None, True, None, False, True, True][:rows],
+        "d": [1.0, None, 2.0, None, 3.0, None, None, 1e300, -0.0][:rows],
+        "k": np.arange(rows),
+        "u": ["z"] * rows,
+    }
+    return [
+        # Typed columns: every row has a value.
+        {
+            "s": ["x"] * rows,
+            "a": np.linspace(0, 1, rows).astype(np.float32),
+            "n": np.arange(rows) * 1000,
+            "c": ["hi"] * rows,
+            "t": ["q"] * rows,
+            "b": np.arange(rows) % 2 == 0,
+            "d": np.linspace(-5, 5, rows),
+            "k": np.arange(rows),
+            "u": np.array(["z"] * rows, dtype=object),
+        },
+        with_nulls,
+        {**with_nulls, "a": np.array(with_nulls["a"], dtype=object)},  # an object column
+        {name: [None] * rows if name in "ancbdu" else col for name, col in with_nulls.items()},
+        {"s": ["x"] * rows},  # every field with a default left out
+        {"s": ["x"] * rows, "c": ["hi"] * rows},  # "t" left out, "c" given: one run
+    ]
+
+
+@pytest.mark.parametrize("case", range(6))
+def test_nullable_fields_and_left_out_defaults_are_byte_identical_to_fastavro(
+    case: int, monkeypatch
+) -> None:
+    columns = _nullable_batches()[case]
+    ser = Serializer(3, NULLABLE)
+    ser.prepare_columns()
+
+    def per_record(*_args: Any) -> list[bytes]:
+        raise AssertionError("a flat schema with nullable fields is encoded with numpy")
+
+    assert ser._columns is not None
+    monkeypatch.setattr(ser._columns, "_per_record", per_record)
+    every = {f["name"]: columns.get(f["name"], [f.get("default")] * 9) for f in NULLABLE["fields"]}
+    assert ser.encode_columns(columns) == fastavro_bytes(NULLABLE, 3, every)
+    assert ser.encode_columns(columns) == fastavro_bytes(NULLABLE, 3, every)  # cached strings
+
+
+def test_nullable_columns_are_checked_between_their_nulls() -> None:
+    schema = load_schema("telemetry")
+    batch = dict(telemetry_batch())
+    temps = [None] * 40
+    temps[5] = 2500.0
+    with pytest.raises(RecordError, match=r"out of range -50\.\.2000 degC") as info:
+        Serializer(1, schema).encode_columns({**batch, "brake_temp_fl_c": temps})
+    assert info.value.field == "brake_temp_fl_c"
+    modes = ["none"] * 39 + ["boost"]
+    with pytest.raises(RecordError, match="does not match"):
+        Serializer(1, schema).encode_columns({**batch, "ers_deploy_mode": modes})
+    # Nulls and values in range: fine; the simulator's batch leaves the game channels out.
+    temps[5] = 1000.0
+    assert len(Serializer(1, schema).encode_columns({**batch, "brake_temp_fl_c": temps})) == 40
+    assert len(Serializer(1, schema).encode_columns(batch)) == 40

@@ -58,6 +58,7 @@ def test_the_session_is_built_from_the_settings(monkeypatch: pytest.MonkeyPatch)
         (["--session-start", "nan"], "argument --session-start: not a finite number"),
         (["--session-start", "inf"], "argument --session-start: not a finite number"),
         (["--session-start", "-5"], "--session-start must be Unix seconds, 0 or more"),
+        (["--session-start", "1e300"], "--session-start must be Unix seconds, 0 or more"),
         (["--fuel-kg", "nan"], "argument --fuel-kg: not a finite number"),
         (["--fuel-kg", "-1"], "--fuel-kg must be above 0"),
         (["--fuel-kg", "0"], "--fuel-kg must be above 0"),

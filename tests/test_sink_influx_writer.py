@@ -135,3 +135,70 @@ def test_a_line_count_that_does_not_match_the_blocks_is_an_error() -> None:
     lines.add(b"a 1\nb 2\n", 1)
     with pytest.raises(ValueError, match="2 lines where 1"):
         lines.split()
+
+
+class InfluxLike:
+    """Refuses as InfluxDB 2.7 does, in its words: a line holding "bad" does not parse (400,
+    nothing of the body written, every such line named); a line holding "conflict" has a
+    field of another type than the one stored (422, the other lines written, the count of
+    those dropped). ``say_nothing``: a refusal that names and counts nothing."""
+
+    def __init__(self, say_nothing: bool = False) -> None:
+        self.say_nothing = say_nothing
+        self.accepted: set[str] = set()
+        self.posts = 0
+
+    def post(self, body: bytes) -> None:
+        self.posts += 1
+        lines = body.decode().splitlines()
+        unparsed = [line for line in lines if "bad" in line]
+        if unparsed:
+            raise self._refusal(
+                400, "\n".join(f"unable to parse '{x}': invalid field format" for x in unparsed)
+            )
+        conflicts = [line for line in lines if "conflict" in line]
+        self.accepted.update(line for line in lines if line not in conflicts)
+        if conflicts:
+            raise self._refusal(
+                422,
+                "failure writing points to database: partial write: field type conflict: "
+                f'input field "x" on measurement "m" is type float, already exists as type '
+                f"integer dropped={len(conflicts)}",
+            )
+
+    def _refusal(self, status: int, message: str) -> ApiException:
+        exc = _api_error(status)
+        exc.message = "bad data" if self.say_nothing else message
+        return exc
+
+
+@pytest.mark.parametrize("bad", ["bad", "conflict"])
+def test_a_batch_of_only_bad_lines_costs_a_write_or_two_not_two_per_line(bad: str) -> None:
+    fake = InfluxLike()
+    lines = [f"m,car={i} x={bad} {i}" for i in range(64)]
+    rejected = _writer(fake, []).write(lines)
+    assert [r.index for r in rejected] == list(range(64))
+    assert fake.posts <= 2  # split down to single lines: 127
+    if bad == "bad":
+        assert rejected[7].message == f"unable to parse '{lines[7]}': invalid field format"
+
+
+def test_named_and_counted_rejections_find_every_bad_line() -> None:
+    fake = InfluxLike()
+    lines = [f"m,car={i} x=1i {i}" for i in range(64)]
+    bad = {3: "bad", 17: "conflict", 40: "bad", 41: "conflict", 63: "conflict"}
+    for i, kind in bad.items():
+        lines[i] = f"m,car={i} x={kind} {i}"
+    rejected = _writer(fake, []).write(lines)
+    assert [r.index for r in rejected] == sorted(bad)
+    assert fake.accepted == {line for i, line in enumerate(lines) if i not in bad}
+    assert fake.posts <= 24  # splitting every refused part in two: 39
+
+
+def test_a_half_next_to_an_accepted_half_is_known_bad_without_writing_it() -> None:
+    fake = InfluxLike(say_nothing=True)
+    lines = [f"m,car={i} x=1i {i}" for i in range(64)]
+    lines[63] = "m,car=63 x=bad 63"
+    rejected = _writer(fake, []).write(lines)
+    assert [r.index for r in rejected] == [63]
+    assert fake.posts == 7  # the batch, then one half per level down to one line (was 13)

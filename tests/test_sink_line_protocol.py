@@ -17,7 +17,9 @@ from sinks.line_protocol import LineEncoder, escape_tag
 from tests.fakes import FakeRegistry
 
 FLOAT_CHANNELS = {
-    f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"] if f["type"] == "float"
+    f["name"]
+    for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"]
+    if f["type"] in ("float", ["null", "float"])
 }
 
 
@@ -166,42 +168,65 @@ def test_strings_that_are_not_identifiers_are_quoted_string_fields(telemetry) ->
 
 
 TELEMETRY_V1 = load_schema(HISTORY_DIR / "telemetry.v1.avsc")
-V2_ONLY = {f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"]} - {
-    f["name"] for f in TELEMETRY_V1["fields"]
-}
+TELEMETRY_V2 = load_schema(HISTORY_DIR / "telemetry.v2.avsc")
+V1_NAMES = {f["name"] for f in TELEMETRY_V1["fields"]}
+V2_NAMES = {f["name"] for f in TELEMETRY_V2["fields"]}
+V2_ONLY = V2_NAMES - V1_NAMES
+V3_ONLY = {f["name"] for f in load_schema(TELEMETRY_SCHEMA_FILE)["fields"]} - V2_NAMES
 
 
-def test_a_v1_record_stores_only_its_own_fields_next_to_v2_records(telemetry) -> None:
-    # One batch of one topic: v1 and v2 records interleaved, as after an upgrade mid-stream.
-    v2 = load_schema(TELEMETRY_SCHEMA_FILE)
-    registry = FakeRegistry({1: TELEMETRY_V1, 2: v2})
-    decoder = ColumnDecoder(Deserializer(registry, v2))
+def test_v1_v2_and_v3_records_store_only_what_they_were_sent_with(telemetry) -> None:
+    # One batch of one topic: v1, v2 and v3 records interleaved, as after upgrades
+    # mid-stream; of the v3 ones, a game car's with its channels measured and a simulated
+    # car's with them null.
+    v3 = load_schema(TELEMETRY_SCHEMA_FILE)
+    registry = FakeRegistry({1: TELEMETRY_V1, 2: TELEMETRY_V2, 3: v3})
+    decoder = ColumnDecoder(Deserializer(registry, v3))
     base = {**telemetry[1], "tyre_compound": "hard", "tyre_age_laps": 9, "pit_stops": 1}
-    old = {k: v for k, v in base.items() if k not in V2_ONLY}
-    values = [
-        Serializer(2, v2).encode({**base, "timestamp": 1000 + i})
-        if i % 3
-        else Serializer(1, TELEMETRY_V1).encode({**old, "timestamp": 1000 + i})
-        for i in range(9)
-    ]
-    for _ in range(2):  # the second time with both writer schemas known
+    assert all(base[name] is not None for name in V3_ONLY)
+    writers = {
+        0: (1, TELEMETRY_V1, {k: v for k, v in base.items() if k in V1_NAMES}),
+        1: (2, TELEMETRY_V2, {k: v for k, v in base.items() if k in V2_NAMES}),
+        2: (3, v3, base),
+        3: (3, v3, {**base, **dict.fromkeys(V3_ONLY)}),
+    }
+    rows = 12
+    values = []
+    for i in range(rows):
+        schema_id, schema, record = writers[i % 4]
+        values.append(Serializer(schema_id, schema).encode({**record, "timestamp": 1000 + i}))
+    for _ in range(2):  # the second time with every writer schema known
         decoded = decoder.decode_columns(values)
-        assert decoded.errors == [] and len(decoded) == 9
+        assert decoded.errors == [] and len(decoded) == rows
         assert {name: mask.tolist() for name, mask in decoded.absent.items()} == {
-            name: [i % 3 == 0 for i in range(9)] for name in V2_ONLY
+            **{name: [i % 4 == 0 for i in range(rows)] for name in V2_ONLY},
+            **{name: [i % 4 != 2 for i in range(rows)] for name in V3_ONLY},
         }
         lines = LineEncoder().encode(decoded).decode().split("\n")[:-1]
         parsed = [_parse(line) for line in lines]
-        assert [ts for *_, ts in parsed] == [1000 + i for i in range(9)]  # in batch order
+        assert [ts for *_, ts in parsed] == [1000 + i for i in range(rows)]  # in batch order
         for i, (_, tags, fields, _) in enumerate(parsed):
             assert tags["car_id"] == base["car_id"]
-            if i % 3 == 0:  # v1: what it has, and no made-up compound or pit status
+            if i % 4 == 0:  # v1: what it has, and no made-up compound or pit status
                 assert V2_ONLY.isdisjoint(fields)
                 assert fields["sector"] == f"{base['sector']}i"
             else:
                 assert fields["tyre_compound"] == '"hard"'
                 assert fields["tyre_age_laps"] == "9i" and fields["pit_stops"] == "1i"
+            if i % 4 == 2:  # the game car: every channel as measured
+                assert set(fields) >= V3_ONLY
+                assert fields["ers_deploy_mode"] == f'"{base["ers_deploy_mode"]}"'
+                assert float(fields["brake_temp_rl_c"]) == base["brake_temp_rl_c"]
+            else:  # older writers, and null (not measured): no made-up temperatures
+                assert V3_ONLY.isdisjoint(fields)
             assert fields["lap"] == f"{base['lap']}i"
+
+
+def test_records_given_as_dicts_leave_their_nulls_out(telemetry) -> None:
+    record = {**telemetry[1], "z_m": None, "ers_deploy_mode": None}
+    fields = _parse(_line(record))[2]
+    assert "z_m" not in fields and "ers_deploy_mode" not in fields
+    assert float(fields["tyre_pressure_fl_psi"]) == pytest.approx(record["tyre_pressure_fl_psi"])
 
 
 def test_a_race_grid_behind_the_line_stores_negative_distances(telemetry) -> None:

@@ -27,7 +27,11 @@ Which records take which path:
 
 Records of an older writer schema get the reader's defaults for the fields it lacks, as
 everywhere; ``DecodedColumns.absent`` says which records those are, for a consumer that stores
-only what was sent (the InfluxDB sink).
+only what was sent (the InfluxDB sink). A nullable field (``["null", <type>]``, a channel
+that means "not measured" when null) is a column of its type too, with a placeholder where a
+record holds null (NaN, 0, false, or None for a string), and those rows are in ``absent``
+as well: to a consumer that stores what was sent, a null and a field the writer did not have
+are the same thing.
 
 The numpy path decodes what fastavro decodes, value for value: a float becomes the float32 it
 was written as, a boolean is true for any non-zero byte, a varint may be longer than needed.
@@ -36,7 +40,7 @@ Varints wider than nine bytes (beyond +-2**62) take the per-record path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +53,14 @@ from schemas.schema_files import full_name
 from schemas.serde_errors import DecodeError
 from schemas.validation import FieldSpec, field_specs
 
-__all__ = ["ColumnDecoder", "DecodedColumns", "columns_of", "decode_each"]
+__all__ = [
+    "ColumnDecoder",
+    "DecodedColumns",
+    "columns_of",
+    "decode_each",
+    "null_masks",
+    "placeholder",
+]
 
 # The column dtype of each Avro type; anything else is held as Python objects.
 COLUMN_DTYPES = {
@@ -75,14 +86,15 @@ class DecodedColumns:
     ``rows`` holds, in ascending order, the index in the batch of each decoded record;
     ``columns`` maps each field of the reader schema to one value per decoded record (dtypes
     in ``COLUMN_DTYPES``: strings are object arrays of ``str``, floats float32, timestamps int64
-    microseconds; a nullable field is an object array). ``codes`` dictionary-encodes each
-    string column that cannot be null, for grouping without
+    microseconds; a nullable primitive holds the placeholder of :func:`placeholder` where a
+    record has null; any other type is an object array). ``codes`` dictionary-encodes each
+    string column, for grouping without
     hashing every row: ``columns[f] == values[codes]`` for ``(codes, values) = codes[f]``,
     and equal codes mean equal strings. ``errors`` lists ``(index in the batch, DecodeError)``
     in ascending order. ``absent`` marks, for each field that some record's writer schema
-    does not have (an older version), the decoded records whose value is therefore the reader
-    schema's default: ``absent[f][i]`` for the i-th decoded record. Fields every writer had
-    are not in it.
+    does not have (an older version) or that some record holds as null, the decoded records
+    without a value of it (the reader schema's default, or null): ``absent[f][i]`` for the
+    i-th decoded record. Fields every record has a value of are not in it.
     """
 
     rows: np.ndarray
@@ -93,6 +105,21 @@ class DecodedColumns:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+
+def placeholder(avro_type: str) -> Any:
+    """What a column of ``avro_type`` holds where a nullable field is null."""
+    return {"float": np.nan, "double": np.nan, "int": 0, "long": 0, "boolean": False}.get(avro_type)
+
+
+def null_masks(records: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, np.ndarray]:
+    """For each of ``names`` that some record holds as None: where the records do."""
+    masks = {}
+    for name in names:
+        mask = np.fromiter((r[name] is None for r in records), dtype=bool, count=len(records))
+        if mask.any():
+            masks[name] = mask
+    return masks
 
 
 def _dictionary(values: list[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -109,7 +136,8 @@ def columns_of(
     records: Sequence[Mapping[str, Any]], types: Mapping[str, str]
 ) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
     """``(columns, codes)`` of decoded records, for the fields in ``types`` (name -> Avro
-    type), in the dtypes and form of :class:`DecodedColumns`."""
+    type), in the dtypes and form of :class:`DecodedColumns` (a None in a number or boolean
+    column becomes its :func:`placeholder`)."""
     columns: dict[str, np.ndarray] = {}
     codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for name, avro_type in types.items():
@@ -124,6 +152,9 @@ def columns_of(
             column[:] = values
             columns[name] = column
         else:
+            if None in values:
+                fill = placeholder(avro_type)
+                values = [fill if v is None else v for v in values]
             columns[name] = np.array(values, dtype=dtype)
     return columns, codes
 
@@ -132,9 +163,11 @@ def decode_each(
     decode: Callable[[Any], Mapping[str, Any]],
     values: Sequence[Any],
     types: Mapping[str, str],
+    nullable: Iterable[str] = (),
 ) -> DecodedColumns:
     """The batch decoded one record at a time with ``decode``: DecodeErrors are collected,
-    anything else (an unreachable registry) is raised."""
+    anything else (an unreachable registry) is raised. The nulls of the ``nullable`` fields
+    are marked in ``absent``."""
     records = []
     rows = []
     errors: list[tuple[int, DecodeError]] = []
@@ -146,11 +179,18 @@ def decode_each(
             continue
         rows.append(i)
     columns, codes = columns_of(records, types)
-    return DecodedColumns(np.array(rows, dtype=np.intp), columns, codes, errors)
+    absent = null_masks(records, nullable)
+    return DecodedColumns(np.array(rows, dtype=np.intp), columns, codes, errors, absent)
 
 
 def _simple_type(avro_type: Any) -> str | None:
-    """The primitive type a field is written with, or None for anything else."""
+    """The primitive type a field is written with (``"?float"`` for ``["null", "float"]``),
+    or None for anything else."""
+    if isinstance(avro_type, list):
+        if len(avro_type) == 2 and avro_type[0] == "null":
+            inner = _simple_type(avro_type[1])
+            return f"?{inner}" if inner is not None and not inner.startswith("?") else None
+        return None
     if isinstance(avro_type, dict):
         avro_type = avro_type.get("type")
     return avro_type if isinstance(avro_type, str) and avro_type in COLUMN_DTYPES else None
@@ -185,32 +225,40 @@ class _StringRun:
         self.specs = specs
         self.validate = validate
         # bytes of a run -> its strings, or None when they do not decode or break a pattern
-        self._distinct: dict[bytes, tuple[str, ...] | None] = {}
+        self._distinct: dict[bytes, tuple[str | None, ...] | None] = {}
 
-    def _strings(self, run: bytes) -> tuple[str, ...] | None:
+    def _strings(self, run: bytes) -> tuple[str | None, ...] | None:
         known = self._distinct.get(run, False)
         if known is not False:
             return known  # type: ignore[return-value]
         if len(self._distinct) >= _DISTINCT_CACHE_MAX:
             self._distinct.clear()
-        strings: tuple[str, ...] | None
+        strings: tuple[str | None, ...] | None
         try:
             strings = tuple(self._parse(run))
         except (UnicodeDecodeError, IndexError):  # IndexError: the empty run of a bad row
             strings = None
         if strings is not None and self.validate:
             for spec, text in zip(self.specs, strings, strict=True):
+                if text is None:
+                    continue  # a null: a nullable field's, as the vector pass checked
                 if spec.pattern is not None and spec.pattern.fullmatch(text) is None:
                     strings = None
                     break
         self._distinct[run] = strings
         return strings
 
-    def _parse(self, run: bytes) -> list[str]:
-        """The strings of a run whose lengths the vector pass has already checked."""
-        out = []
+    def _parse(self, run: bytes) -> list[str | None]:
+        """The strings of a run whose lengths (and union branches) the vector pass has
+        already checked."""
+        out: list[str | None] = []
         at = 0
-        for _ in self.specs:
+        for spec in self.specs:
+            if spec.nullable:
+                at += 1
+                if run[at - 1] == 0:
+                    out.append(None)
+                    continue
             z = shift = 0
             while True:
                 byte = run[at]
@@ -226,7 +274,7 @@ class _StringRun:
 
     def decode(
         self, data: bytes, buf: np.ndarray, begin: np.ndarray, end: np.ndarray, ok: np.ndarray
-    ) -> tuple[np.ndarray, list[tuple[str, ...] | None]]:
+    ) -> tuple[np.ndarray, list[tuple[str | None, ...] | None]]:
         """Per row, a code into the list of distinct runs' strings (None: not decodable)."""
         width = np.where(ok, end - begin, 0)
         widest = int(width.max()) if len(width) else 0
@@ -253,7 +301,7 @@ class _StringRun:
 
     def _by_slicing(
         self, data: bytes, begin: np.ndarray, width: np.ndarray
-    ) -> tuple[np.ndarray, list[tuple[str, ...] | None]]:
+    ) -> tuple[np.ndarray, list[tuple[str | None, ...] | None]]:
         index: dict[bytes, int] = {}
         runs = [data[a : a + w] for a, w in zip(begin.tolist(), width.tolist(), strict=True)]
         codes = np.fromiter(
@@ -276,13 +324,13 @@ class ColumnDecoder:
         validator = deserializer.validator
         self.validate = validator is not None
         self.specs = validator.specs if validator is not None else field_specs(reader)
-        # A nullable field's values are held as objects, None included.
-        self.types = {s.name: "nullable" if s.nullable else s.avro_type for s in self.specs}
+        # A nullable primitive is a column of its type (nulls marked in ``absent``); a field
+        # of any other type is held as objects.
+        self.types = {s.name: s.avro_type for s in self.specs}
+        self.nullable = tuple(s.name for s in self.specs if s.nullable)
         self.record_name = full_name(reader)
         self.layout = [(f["name"], _simple_type(f["type"])) for f in reader["fields"]]
-        self.supported = all(t is not None for _, t in self.layout) and not any(
-            s.nullable for s in self.specs
-        )
+        self.supported = all(t is not None for _, t in self.layout)
         self._ids: dict[int, bool] = {}  # schema id -> decodable with numpy
         self._prefix: dict[int, int] = {}  # schema id -> how many of the reader's fields it has
         self._missing: dict[int, frozenset[str]] = {}  # schema id -> reader fields it lacks
@@ -315,11 +363,18 @@ class ColumnDecoder:
 
         for spec in self.specs[:fields]:
             t = spec.avro_type
-            if t in _FIXED_DTYPES:
+            if t in _FIXED_DTYPES and not spec.nullable:
                 fixed.append(spec)
                 continue
             close_fixed()
-            if t in _VARINT_TYPES:
+            if spec.nullable and t != "string":
+                # Adjacent nullable numbers as one segment: a source that lacks them sends a
+                # run of null branches, which one look tells.
+                if segments and segments[-1][0] == "nullable":
+                    segments[-1][1].append(spec)
+                else:
+                    segments.append(("nullable", [spec]))
+            elif t in _VARINT_TYPES:
                 segments.append(("varint", spec))
             elif segments and segments[-1][0] == "strings":
                 segments[-1][1].specs.append(spec)
@@ -379,7 +434,7 @@ class ColumnDecoder:
         """
         rows = len(values)
         if rows == 0:
-            return decode_each(self.deserializer.decode, values, self.types)
+            return decode_each(self.deserializer.decode, values, self.types, self.nullable)
         sizes = np.fromiter(map(len, values), dtype=np.int64, count=rows)
         data = b"".join(values)
         buf = np.frombuffer(data + self._pad, dtype=np.uint8)
@@ -392,7 +447,8 @@ class ColumnDecoder:
         return self._mark_absent(decoded, ids)
 
     def _mark_absent(self, decoded: DecodedColumns, ids: np.ndarray) -> DecodedColumns:
-        """``decoded`` with :attr:`DecodedColumns.absent` filled from each record's writer."""
+        """``decoded`` with :attr:`DecodedColumns.absent` filled from each record's writer
+        (on top of the nulls its decoding marked)."""
         if not len(decoded):
             return decoded
         writer_ids = ids[decoded.rows]  # every decoded record is framed: its id is real
@@ -402,7 +458,10 @@ class ColumnDecoder:
                 lacking.setdefault(name, []).append(schema_id)
         if not lacking:
             return decoded
-        absent = {name: np.isin(writer_ids, lacked) for name, lacked in lacking.items()}
+        absent = dict(decoded.absent)
+        for name, lacked in lacking.items():
+            mask = np.isin(writer_ids, lacked)
+            absent[name] = mask | absent[name] if name in absent else mask
         return DecodedColumns(decoded.rows, decoded.columns, decoded.codes, decoded.errors, absent)
 
     def _fields_missing(self, schema_id: int) -> frozenset[str]:
@@ -433,7 +492,7 @@ class ColumnDecoder:
         """Every value of the batch: with numpy where it can, one by one otherwise."""
         rows = len(values)
         if not self.supported:
-            return decode_each(self.deserializer.decode, values, self.types)
+            return decode_each(self.deserializer.decode, values, self.types, self.nullable)
         fast = framed.copy()
         # The first record of an id not seen yet is decoded on its own, before the others:
         # that fetches the writer schema, and the record gets exactly the error (an unknown
@@ -455,14 +514,16 @@ class ColumnDecoder:
             distinct_widths = np.unique(widths).tolist()
             for width in distinct_widths:
                 group = picked if len(distinct_widths) == 1 else picked[widths == width]
-                ok, columns, codes = self._decode(
+                ok, columns, codes, nulls = self._decode(
                     data, buf, starts[group] + HEADER_SIZE, ends[group], width
                 )
                 if not ok.all():
                     group = group[ok]
                     columns = {name: col[ok] for name, col in columns.items()}
                     codes = {name: (c[ok], v) for name, (c, v) in codes.items()}
-                parts.append(DecodedColumns(group, columns, codes, []))
+                    nulls = {name: mask[ok] for name, mask in nulls.items()}
+                nulls = {name: mask for name, mask in nulls.items() if mask.any()}
+                parts.append(DecodedColumns(group, columns, codes, [], nulls))
             picked = np.sort(np.concatenate([p.rows for p in parts]))
             if len(parts) == 1 and len(picked) == rows:
                 return parts[0]
@@ -476,8 +537,10 @@ class ColumnDecoder:
                 raise done
             return done
 
-        slow = decode_each(decode, rest.tolist(), self.types)
-        slow_part = DecodedColumns(rest[slow.rows], slow.columns, slow.codes, _at(rest, slow))
+        slow = decode_each(decode, rest.tolist(), self.types, self.nullable)
+        slow_part = DecodedColumns(
+            rest[slow.rows], slow.columns, slow.codes, _at(rest, slow), slow.absent
+        )
         if not parts:
             return slow_part
         return _concat([*parts, slow_part])
@@ -494,10 +557,16 @@ class ColumnDecoder:
 
     def _decode(
         self, data: bytes, buf: np.ndarray, pos: np.ndarray, end: np.ndarray, fields: int
-    ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    ) -> tuple[
+        np.ndarray,
+        dict[str, np.ndarray],
+        dict[str, tuple[np.ndarray, np.ndarray]],
+        dict[str, np.ndarray],
+    ]:
         """The bodies from ``pos`` to ``end``, written with the reader's first ``fields``
-        fields: which rows decode cleanly and satisfy the checks, and the columns of all rows
-        (garbage in the rows that do not; the reader's defaults for the fields not written)."""
+        fields: which rows decode cleanly and satisfy the checks, the columns of all rows
+        (garbage in the rows that do not; the reader's defaults for the fields not written),
+        and where each nullable field written is null."""
         rows = len(pos)
         ok = np.ones(rows, dtype=bool)
         # Past the end of the data a position stops at `limit`, beyond every row's end, so
@@ -506,6 +575,7 @@ class ColumnDecoder:
         pos = pos.copy()
         columns: dict[str, np.ndarray] = {}
         codes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        nulls: dict[str, np.ndarray] = {}
         for kind, item in self._plan(fields):
             if kind == "fixed":
                 width, dtype, specs = item
@@ -518,12 +588,32 @@ class ColumnDecoder:
                 columns[item.name], width, readable = _varints(buf, pos)
                 ok &= readable
                 pos += width
+            elif kind == "nullable":
+                if not sliding_window_view(buf, len(item))[pos].any():
+                    # Every field of the run null in every row: its bytes are all zero.
+                    for spec in item:
+                        t = spec.avro_type
+                        columns[spec.name] = np.full(rows, placeholder(t), COLUMN_DTYPES[t])
+                        nulls[spec.name] = np.ones(rows, dtype=bool)
+                    pos += len(item)
+                    continue
+                for spec in item:
+                    present = self._branch(buf, pos, ok)
+                    nulls[spec.name] = ~present
+                    columns[spec.name], width = self._values(spec, buf, pos, present, ok)
+                    pos += np.where(present, width, 0)
             else:
                 begin = pos.copy()
-                for _spec in item.specs:
+                for spec in item.specs:
+                    valued = self._branch(buf, pos, ok) if spec.nullable else None
                     size, width, readable = _varints(buf, pos)
-                    ok &= readable & (size >= 0)
-                    pos += width + np.maximum(size, 0)
+                    step = width + np.maximum(size, 0)
+                    if valued is None:
+                        ok &= readable & (size >= 0)
+                        pos += step
+                    else:
+                        ok &= ~valued | (readable & (size >= 0))
+                        pos += np.where(valued, step, 0)
                     np.minimum(pos, limit, out=pos)
                 run_codes, strings = item.decode(data, buf, begin, pos, ok)
                 decodable = np.array([s is not None for s in strings], dtype=bool)
@@ -533,6 +623,9 @@ class ColumnDecoder:
                     distinct[:] = [s[i] if s is not None else "" for s in strings]
                     codes[spec.name] = (run_codes, distinct)
                     columns[spec.name] = distinct.take(run_codes)
+                    if spec.nullable:
+                        is_null = np.array([s is not None and s[i] is None for s in strings], bool)
+                        nulls[spec.name] = is_null[run_codes]
             np.minimum(pos, limit, out=pos)
         ok &= pos == end
         for spec in self.specs[fields:]:
@@ -543,16 +636,52 @@ class ColumnDecoder:
                 codes[spec.name] = (np.zeros(rows, dtype=np.intp), distinct)
                 columns[spec.name] = distinct.take(codes[spec.name][0])
             else:
+                if default is None:
+                    default = placeholder(spec.avro_type)
                 columns[spec.name] = np.full(rows, default, dtype=COLUMN_DTYPES[spec.avro_type])
         written = self._written(fields) if fields < len(self.specs) else None
         for name, lo, hi in self._checks:
             if written is not None and name not in written:
                 continue  # a default, which the contract allows
+            null = nulls.get(name)
+            if null is not None and null.all():
+                continue  # null everywhere, which the contract allows
             col = columns[name]
             if isinstance(lo, float | int) and col.dtype == np.float32:
                 col = col.astype(np.float64)
-            ok &= (col >= lo) & (col <= hi)  # NaN compares false: the record's own decode says
-        return ok, columns, codes
+            inside = (col >= lo) & (col <= hi)  # NaN compares false: the record's own decode says
+            if null is not None:
+                inside |= null
+            ok &= inside
+        return ok, columns, codes, nulls
+
+    @staticmethod
+    def _values(
+        spec: FieldSpec, buf: np.ndarray, pos: np.ndarray, present: np.ndarray, ok: np.ndarray
+    ) -> tuple[np.ndarray, Any]:
+        """A nullable number's or boolean's values at ``pos`` where ``present`` (the
+        placeholder elsewhere), and the width of each."""
+        t = spec.avro_type
+        width: Any
+        if t in _VARINT_TYPES:
+            values, width, readable = _varints(buf, pos)
+            ok &= readable | ~present
+        else:
+            width = np.dtype(_FIXED_DTYPES[t]).itemsize
+            raw = sliding_window_view(buf, width)[pos].view(_FIXED_DTYPES[t]).ravel()
+            values = raw != 0 if t == "boolean" else raw.copy()
+        values[~present] = placeholder(t)
+        return values, width
+
+    @staticmethod
+    def _branch(buf: np.ndarray, pos: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Reads a ``["null", type]`` union's branch at ``pos`` (moving past it): where the
+        value follows. A branch other than 0 (null) or 1 (zigzag 2) fails the row."""
+        branch = buf[pos]
+        present = branch == 2
+        ok &= present | (branch == 0)
+        pos += 1
+        return present
 
 
 def _concat(parts: list[DecodedColumns]) -> DecodedColumns:
@@ -574,7 +703,11 @@ def _concat(parts: list[DecodedColumns]) -> DecodedColumns:
             offset += len(v)
         merged_codes[name] = (np.concatenate(all_codes)[order], np.concatenate(all_values))
     errors = sorted((e for p in parts for e in p.errors), key=lambda e: e[0])
-    return DecodedColumns(rows[order], merged, merged_codes, errors)
+    absent = {}
+    for name in {n for p in parts for n in p.absent}:
+        masks = [p.absent.get(name, np.zeros(len(p.rows), dtype=bool)) for p in parts]
+        absent[name] = np.concatenate(masks)[order]
+    return DecodedColumns(rows[order], merged, merged_codes, errors, absent)
 
 
 def _at(rest: np.ndarray, slow: DecodedColumns) -> list[tuple[int, DecodeError]]:

@@ -1,7 +1,11 @@
 """Compiled loops of the column encoder (``Serializer.encode_columns``) and of the column
 range check it runs (``RecordValidator.check_columns``): one pass over a column where numpy
-needs several, for the two costliest steps of a batch, zigzag varints (timestamps take eight
-bytes) and range checks.
+needs several, for the costliest steps of a batch: zigzag varints (timestamps take eight
+bytes), range checks, and moving each row's bytes together past its shorter strings and
+varints.
+
+The loops touch numbers only, so they run without the GIL: a thread of the same process (the
+UDP ingest's receive thread) keeps going meanwhile.
 
 Imported when a serializer first encodes or checks columns, so that a process that only
 decodes never loads numba. The import compiles (first run) or loads the functions for the column
@@ -22,7 +26,7 @@ _ONE = np.uint64(1)
 _SIGN = np.int64(63)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def zigzag_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Avro's zigzag varints of an int64 column: a (rows, width) byte matrix with each row's
     varint left-aligned, each row's length, and whether every row is as wide as the widest.
@@ -50,7 +54,7 @@ def zigzag_varints(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     return out, lengths, lengths.min() == widest
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def first_outside(values: np.ndarray, low: float | np.integer, high: float | np.integer) -> int:
     """Index of the first value not within ``low``..``high`` (NaN is not), -1 if none."""
     inside = 0
@@ -66,7 +70,41 @@ def first_outside(values: np.ndarray, low: float | np.integer, high: float | np.
     return -1
 
 
+@njit(cache=True, nogil=True)
+def pack_rows(
+    raw: np.ndarray, offsets: np.ndarray, widths: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of the (rows, size) byte matrix ``raw`` without the unused bytes of its
+    narrow parts: part ``j`` sits at ``offsets[j]`` (ascending), ``widths[j]`` bytes wide, of
+    which row ``i`` uses ``lengths[j, i]``. The rows moved to the left (zeros after them) and
+    each row's size."""
+    n, size = raw.shape
+    flat = raw.reshape(-1)  # flat arrays and plain offsets in the loop
+    packed = np.zeros(n * size, dtype=np.uint8)
+    sizes = np.empty(n, dtype=np.int64)
+    parts = len(offsets)
+    for i in range(n):
+        base = i * size
+        src = base
+        dst = base
+        for j in range(parts + 1):
+            # The full-width bytes up to part j, then the bytes of it that row i uses.
+            keep = base + (offsets[j] + lengths[j, i] if j < parts else size) - src
+            packed[dst : dst + keep] = flat[src : src + keep]
+            dst += keep
+            if j < parts:
+                src = base + offsets[j] + widths[j]
+        sizes[i] = dst - base
+    return packed.reshape(n, size), sizes
+
+
 with compile_notice("the column encoder"):
     zigzag_varints(np.zeros(1, dtype=np.int64))
     first_outside(np.zeros(1), np.float64(0.0), np.float64(0.0))
     first_outside(np.zeros(1, dtype=np.int64), np.int64(0), np.int64(0))
+    pack_rows(
+        np.zeros((1, 1), dtype=np.uint8),
+        np.zeros(1, dtype=np.int64),
+        np.ones(1, dtype=np.int64),
+        np.ones((1, 1), dtype=np.int64),
+    )
