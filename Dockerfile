@@ -32,5 +32,12 @@ RUN python -c "from circuit import silverstone; \
 from producer.simulation import Simulation; Simulation(silverstone(), 1).step(); \
 import schemas.columnar.kernels"
 
+# The services run as an unprivileged user; what they write (the analytics checkpoint, numba's
+# cache of functions it compiles anew) is theirs.
+RUN useradd --system --uid 10001 --home-dir /data --no-create-home f1 \
+    && mkdir -p /data/state \
+    && chown -R f1:f1 /data /app
+USER f1
+
 EXPOSE 5006
 CMD ["f1-simulate", "--help"]
