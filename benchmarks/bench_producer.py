@@ -3,8 +3,8 @@
 Usage: python benchmarks/bench_producer.py [--cars 20] [--laps 1] [--repeats 5]
            [--topic bench-producer] [--bootstrap HOST:PORT] [--registry URL]
 
-Needs the local stack and the topic's subject registered:
-``f1-schemas register --telemetry-topic bench-producer --analytics-topic bench-producer-analytics``.
+Needs the local stack; registers the topic's subjects itself (as ``f1-schemas register
+--telemetry-topic bench-producer`` does).
 
 Each repeat measures, back to back in this process:
 
@@ -46,6 +46,7 @@ from producer.kafka_output import PRODUCER_TUNING, DeliveryStats, produce_all
 from producer.simulation import Simulation, to_records
 from runtime import endpoints
 from runtime.command import StopSignal
+from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
 from schemas.topics import Topics
@@ -149,9 +150,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
-    serializer = telemetry_serializer(
-        SchemaRegistry(args.registry), Topics.from_env(telemetry=args.topic)
+    topics = Topics.from_env(
+        telemetry=args.topic, analytics=f"{args.topic}-analytics", dlq=f"{args.topic}-dlq"
     )
+    register_all(args.registry, topics, say=lambda _line: None)
+    serializer = telemetry_serializer(SchemaRegistry(args.registry), topics)
     sim = Simulation(silverstone(), args.cars, seed=1)
     block = sim.step_block(cli.MAX_BLOCK_TICKS)
     sample = serializer.encode_columns(block)

@@ -144,6 +144,21 @@ class Step:
     def machine_busy(self) -> float:
         return (self.samples[-1].busy - self.samples[0].busy) / self.span()
 
+    def dashboard_p99(self) -> str:
+        if not self.dashboard_ms.get("n"):
+            return "none: no record of the window reached it"
+        return f"{self.dashboard_ms['p99']:.0f} ms"
+
+    def behind(self) -> list[str]:
+        """The consumers whose lag grows through the window (or that did not report one)."""
+        out = []
+        for name in ("sink", "analytics", "dashboard"):
+            end, _top, trend = self.lag_s(name)
+            limit = TARGET_ANALYTICS_LAG_S if name == "analytics" else TARGET_SINK_LAG_S
+            if trend is None or end is None or (trend > GROWING and end > limit):
+                out.append(name)
+        return out
+
     def checks(self) -> list[tuple[str, bool, str]]:
         """(target, met, the measured figure) for every target of this step."""
         if self.failed is not None or len(self.samples) < 3:
@@ -195,7 +210,7 @@ class Step:
             (
                 "produce to dashboard p99 <= 50 ms",
                 p99 <= TARGET_DASHBOARD_P99_MS,
-                f"p99 {p99:.0f} ms",
+                f"p99 {self.dashboard_p99()}",
             )
         )
         if self.fps is not None:
@@ -447,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{_us(s.us_per_record('simulators')):>10} {_s(s.lag_s('sink')[1]):>9} "
             f"{_us(s.us_per_record('sink')):>11} {_s(s.lag_s('analytics')[1]):>9} "
             f"{_us(s.us_per_record('analytics')):>12} {s.rss('analytics'):>9,.0f} "
-            f"{s.cores('dashboard'):>10.2f} {s.dashboard_ms.get('p99', float('nan')):>7.0f}ms "
+            f"{s.cores('dashboard'):>10.2f} {s.dashboard_p99().split(':')[0]:>9} "
             f"{s.fps or 0:>8.1f} {s.cores('influxdb'):>13.2f} {s.cores('kafka'):>11.2f}  "
             f"{'; '.join(failing) if failing else '-'}"
         )
@@ -462,11 +477,18 @@ def main(argv: list[str] | None = None) -> int:
             f"scale, {s.sessions} x 20-car session(s) at real time, every service",
             f"{s.rate_in():,.0f} records/s in; lag max sink {_s(s.lag_s('sink')[1])}, "
             f"analytics {_s(s.lag_s('analytics')[1])}; dashboard {s.cores('dashboard'):.2f} "
-            f"cores, p99 {s.dashboard_ms.get('p99', float('nan')):.0f} ms, "
+            f"cores, p99 {s.dashboard_p99()}, "
             f"{s.fps or 0:.0f} fps; machine {s.machine_busy():.2f} cores busy",
             "every target of the step",
             met,
         )
+    falling = next(((s, s.behind()) for s in steps if s.failed is None and s.behind()), None)
+    figure(
+        "scale, the first step where a consumer falls behind (lag growing past its target)",
+        f"{falling[0].sessions} sessions: {', '.join(falling[1])}"
+        if falling
+        else f"none up to {counts[-1]} sessions",
+    )
     if first_fail is not None:
         s, why = first_fail
         figure("scale, the first step where a target fails", f"{s.sessions} sessions: {why}")
