@@ -352,6 +352,21 @@ def cpu_by_process(run: BenchPlatform) -> dict[str, float]:
     return out
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGINT: the run stops, through its clean-up (services, topics, bucket)."""
+
+
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT (ignored by default in a background job) raise :class:`Stopped`."""
+    import signal
+
+    def stop(signum: int, _frame: Any) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
 # --- what this process reads meanwhile --------------------------------------------------------
 
 
@@ -602,6 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=1, help="pit wall sessions kept open")
     parser.add_argument("--quick", action="store_true", help="a 20 s smoke (no lap completes)")
     args = parser.parse_args(argv)
+    stop_on_signals()
     if args.quick:
         args.seconds, args.warmup = 20.0, 3.0
 
@@ -744,4 +760,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except Stopped as why:
+        raise SystemExit(f"bench_e2e: stopped by {why}; services stopped, topics deleted") from None

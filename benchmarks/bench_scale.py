@@ -54,10 +54,12 @@ sys.path.insert(0, str(REPO))
 from bench_e2e import (  # noqa: E402
     PROBE_PATH,
     BenchPlatform,
+    Stopped,
     dashboard_latencies,
     machine_busy_s,
     percentiles,
     stack_pids,
+    stop_on_signals,
     usage,
 )
 from confluent_kafka import Consumer, KafkaException, TopicPartition  # noqa: E402
@@ -433,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=40.0, help="seconds before the window")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.steps.split(",")]
+    stop_on_signals()
     print("bench_scale: concurrent 20-car sessions at real time through every service")
     print(f"machine: {machine()}")
     print(f"command: {shlex.join(['python', Path(sys.argv[0]).as_posix(), *sys.argv[1:]])}")
@@ -502,4 +505,7 @@ def _us(value: float | None) -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except Stopped as why:
+        sys.exit(f"bench_scale: stopped by {why}; the step's services stopped, topics deleted")

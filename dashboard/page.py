@@ -195,12 +195,16 @@ class Page:
             self.car_select.value = car_id
 
     def view(self) -> pn.viewable.Viewable:
-        header = pn.Row(
+        # The title and the pickers wrap onto a second line rather than widen the page past a
+        # narrow screen (they take about 1,300 px on one line).
+        header = pn.FlexBox(
             self.title,
             self.session_select,
             self.follow,
             self.car_select,
             self.compare_select,
+            flex_wrap="wrap",
+            align_items="flex-end",
             sizing_mode="stretch_width",
         )
         # One flex row that wraps: the map, readouts and G-G circle with the tower beside them
