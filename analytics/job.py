@@ -26,7 +26,7 @@ from analytics.settings import Settings
 from runtime.command import StopEvent
 from runtime.errors import InfrastructureError
 from runtime.kafka import broker_topics as check_broker
-from runtime.kafka import end_offsets
+from runtime.kafka import end_offsets, spark_kafka_options
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, lap_summary_serializer
 
@@ -116,7 +116,7 @@ class AnalyticsJob:
         s = self.settings
         reader = (
             self.spark.readStream.format("kafka")
-            .option("kafka.bootstrap.servers", s.kafka_bootstrap)
+            .options(**spark_kafka_options(s.kafka_bootstrap))
             .option("subscribe", s.topics.telemetry)
             .option("startingOffsets", s.starting_offsets)
         )

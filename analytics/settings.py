@@ -11,7 +11,7 @@ from typing import Any
 
 from analytics.laps import STATE_FIELDS
 from runtime import paths
-from runtime.endpoints import KAFKA_BOOTSTRAP, SCHEMA_REGISTRY_URL
+from runtime.endpoints import KAFKA_BOOTSTRAP, SCHEMA_REGISTRY_URL, check_clients
 from runtime.errors import ConfigError
 from runtime.settings import (
     Setting,
@@ -130,6 +130,7 @@ class Settings:
         """Env vars, with ``overrides`` (flag values by the names in ``SETTINGS``; None = not
         given) taking precedence."""
         v = resolve_all(SETTINGS, overrides, env)
+        check_clients(v["registry"])
         return cls(
             master=v["master"],
             trigger_s=v["trigger"],

@@ -46,6 +46,11 @@ def build_session(app_name: str, master: str = "local[2]") -> SparkSession:
         # The console is where lap summaries are printed, not stage progress bars.
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
+        # The Kafka source's options may hold a SASL JAAS config with a password
+        # (runtime.kafka_security): Spark masks option values whose names match these in
+        # plans, logs and events; the defaults do not name "jaas".
+        .config("spark.redaction.regex", r"(?i)secret|password|token|access[.]key|jaas")
+        .config("spark.sql.redaction.options.regex", r"(?i)url|jaas|password")
         # Python workers with the fix for applyInPandasWithState (see analytics.spark_worker).
         .config("spark.python.daemon.module", "analytics.spark_worker")
         .getOrCreate()

@@ -50,6 +50,7 @@ from integration_tests.analytics_helpers import (
 )
 from integration_tests.kafka_io import produce_all
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registry import SchemaRegistry
 from schemas.serde import lap_summary_deserializer
 
@@ -234,7 +235,7 @@ def _read(ep: Endpoints, topic: str, arrivals: list[tuple[float, dict]]) -> None
         de = lap_summary_deserializer(registry)
         consumer = Consumer(
             {
-                "bootstrap.servers": ep.kafka_bootstrap,
+                **client_config(ep.kafka_bootstrap),
                 "group.id": f"bench-{topic}",
                 "auto.offset.reset": "earliest",
                 "isolation.level": "read_committed",

@@ -46,6 +46,7 @@ from producer.kafka_output import PRODUCER_TUNING, DeliveryStats, produce_all
 from producer.simulation import Simulation, to_records
 from runtime import endpoints
 from runtime.command import StopSignal
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
@@ -59,7 +60,7 @@ def baseline(bootstrap: str, topic: str, records: int, size: int, keys: list[str
     """Records/s of pre-serialized values through the producer's settings and loop."""
     stats = DeliveryStats()
     producer = Producer(
-        {"bootstrap.servers": bootstrap, **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
+        {**client_config(bootstrap), **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
     )
     producer.produce(topic, b"warm-up", b"warm-up")
     producer.flush(10)
@@ -107,7 +108,7 @@ def avro_path(args: argparse.Namespace, serializer, blocks: list[dict]) -> float
     """Records/s of pre-simulated blocks through encode_columns and the producer loop."""
     stats = DeliveryStats()
     producer = Producer(
-        {"bootstrap.servers": args.bootstrap, **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
+        {**client_config(args.bootstrap), **PRODUCER_TUNING, "on_delivery": stats.on_delivery}
     )
     producer.produce(args.topic, b"warm-up", b"warm-up")
     producer.flush(10)

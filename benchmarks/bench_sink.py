@@ -42,6 +42,7 @@ from circuit import silverstone
 from integration_tests.kafka_io import produce_all
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import ColumnDecoder, telemetry_deserializer, telemetry_serializer
@@ -88,7 +89,7 @@ def setup_topics(e: Endpoints, tag: str) -> Topics:
         analytics=f"bench-sink-laps-{tag}",
         dlq=f"bench-dlq-{tag}",
     )
-    admin = AdminClient({"bootstrap.servers": e.kafka_bootstrap})
+    admin = AdminClient(client_config(e.kafka_bootstrap))
     for future in admin.create_topics([NewTopic(topics.telemetry, 1, 1)]).values():
         future.result(timeout=30)
     register_all(e.registry_url, topics)
@@ -98,7 +99,7 @@ def setup_topics(e: Endpoints, tag: str) -> Topics:
 def delete_topics(e: Endpoints, made: list[Topics]) -> None:
     """The run's topics (subjects stay: the registry keeps ids for good)."""
     names = [n for t in made for n in (t.telemetry, t.dlq)]
-    admin = AdminClient({"bootstrap.servers": e.kafka_bootstrap})
+    admin = AdminClient(client_config(e.kafka_bootstrap))
     for future in admin.delete_topics(names).values():
         try:
             future.result(timeout=30)
@@ -296,7 +297,7 @@ def live_grid(e: Endpoints, topics: Topics, bucket: str, seconds: float) -> dict
         serializer = telemetry_serializer(registry, topics)
     producer = Producer(
         {
-            "bootstrap.servers": e.kafka_bootstrap,
+            **client_config(e.kafka_bootstrap),
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 5,

@@ -156,6 +156,9 @@ class Settings:
             raise ConfigError(f"--output must end in .csv or .jsonl, got {args.output}")
         if not args.progress_every > 0:
             raise ConfigError(f"--progress-every must be positive, got {args.progress_every}")
+        registry_url = endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry)
+        if args.output is None:
+            endpoints.check_clients(registry_url)
         return cls(
             host=host,
             port=PORT_SETTING.resolve(args.port),
@@ -165,7 +168,7 @@ class Settings:
             rate=ReplayRate.parse(args.rate or "realtime"),
             output=args.output,
             kafka_bootstrap=endpoints.KAFKA_BOOTSTRAP.resolve(args.bootstrap),
-            registry_url=endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry),
+            registry_url=registry_url,
             topic=TELEMETRY_TOPIC_SETTING.resolve(args.telemetry_topic),
             progress_every_s=args.progress_every,
         )

@@ -25,6 +25,8 @@ from circuit import silverstone
 from integration_tests.kafka_io import read_to_end
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
+from runtime.registry_access import registry_access
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import frame, load_schema, telemetry_deserializer, telemetry_serializer
@@ -49,7 +51,7 @@ def make_topics(
         analytics=f"it-analytics-{suffix}",
         dlq=f"it-dlq-{suffix}",
     )
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(client_config(bootstrap))
     new = [NewTopic(topics.telemetry, partitions, 1), NewTopic(topics.analytics, 1, 1)]
     for future in admin.create_topics(new).values():
         future.result(timeout=30)
@@ -157,10 +159,12 @@ def read_summaries(
 ) -> list[dict]:
     """Every summary on ``topic``, decoded by confluent-kafka's own AvroDeserializer through
     the registry (as any standard consumer would), committed transactions only."""
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    deserializer = AvroDeserializer(
+        SchemaRegistryClient(registry_access(registry_url).client_conf())
+    )
     consumer = DeserializingConsumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "group.id": f"read-{topic}-{time.monotonic_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -202,7 +206,7 @@ def run_job(job: Any, done: Callable[[Any], bool], timeout_s: float) -> float:
 
 def end_offsets(bootstrap: str, topic: str) -> dict[str, int]:
     """Partition (as Spark's progress names it) -> offset after the last record."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"ends-{topic}"})
+    consumer = Consumer({**client_config(bootstrap), "group.id": f"ends-{topic}"})
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         return {

@@ -22,6 +22,7 @@ from integration_tests.analytics_helpers import read_summaries
 from integration_tests.platform_support import wait_until
 from runtime.endpoints import Endpoints
 from runtime.errors import F1Error
+from runtime.kafka import client_config
 from schemas.topics import Topics
 from stack import cluster, kafka_cluster
 from stack.kafka_cluster import KafkaNode
@@ -70,13 +71,13 @@ def kill(node: KafkaNode) -> None:
 
 def partition_leaders(bootstrap: str, topic: str) -> dict[int, int]:
     """Partition -> the node id that leads it."""
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    metadata = AdminClient(client_config(bootstrap)).list_topics(topic, timeout=10)
     return {p.id: p.leader for p in metadata.topics[topic].partitions.values()}
 
 
 def in_sync_replicas(bootstrap: str, topic: str) -> dict[int, set[int]]:
     """Partition -> the node ids of its in-sync replicas."""
-    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
+    metadata = AdminClient(client_config(bootstrap)).list_topics(topic, timeout=10)
     return {p.id: set(p.isrs) for p in metadata.topics[topic].partitions.values()}
 
 

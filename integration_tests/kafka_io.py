@@ -8,6 +8,8 @@ from typing import Any
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
+from runtime.kafka import client_config
+
 
 def consume(
     bootstrap: str, topic: str, count: int, *, timeout_s: float = 30.0, linger_s: float = 0.0
@@ -19,7 +21,7 @@ def consume(
     """
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "group.id": f"it-read-{topic}-{time.monotonic_ns()}",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
@@ -47,7 +49,7 @@ def read_to_end(bootstrap: str, topic: str, *, timeout_s: float = 120.0) -> list
     """Every record of ``topic``, from the start to the end each partition has now."""
     consumer = Consumer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "group.id": f"it-read-{topic}-{time.monotonic_ns()}",
             "enable.auto.commit": False,
         }
@@ -82,7 +84,7 @@ def produce_all(
     was delivered."""
     producer = Producer(
         {
-            "bootstrap.servers": bootstrap,
+            **client_config(bootstrap),
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 20,

@@ -31,6 +31,7 @@ from integration_tests.dashboard_probe import free_port
 from integration_tests.kafka_io import read_to_end
 from integration_tests.sink_support import create_bucket, delete_bucket, influx
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.topics import Topics
 from stack.demo import Options, Platform, prepare
 from tests.analytics_reference import assert_summaries_match, expected_summaries
@@ -238,7 +239,7 @@ def platform_run(
 
 def _delete_topics(endpoints: Endpoints, topics: Topics) -> None:
     """Clean-up only: a broker that is down after a failed drill keeps them."""
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap, "log_level": 0})
+    admin = AdminClient({**client_config(endpoints.kafka_bootstrap), "log_level": 0})
     names = [topics.telemetry, topics.analytics, topics.dlq]
     for future in admin.delete_topics(names, operation_timeout=10).values():
         # Clean-up must not hide the test's own result.

@@ -20,6 +20,7 @@ from circuit import silverstone
 from integration_tests.kafka_io import consume
 from producer.simulation import Simulation, to_records
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.topics import Topics
@@ -59,7 +60,7 @@ def create_topics(
         analytics=f"it-sink-laps-{unique}",
         dlq=f"it-sink-dlq-{unique}",
     )
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     new = [
         NewTopic(topics.telemetry, TELEMETRY_PARTITIONS, 1),
         NewTopic(topics.analytics, 1, 1),
@@ -109,7 +110,7 @@ def produce(
     """Produce (key, value) pairs, optionally at about ``pace_per_s``; the count delivered."""
     producer = Producer(
         {
-            "bootstrap.servers": endpoints.kafka_bootstrap,
+            **client_config(endpoints.kafka_bootstrap),
             "acks": "all",
             "enable.idempotence": True,
             "linger.ms": 5,
@@ -253,7 +254,7 @@ def wait_for_count(
 
 def committed(endpoints: Endpoints, group: str, topic: str, partitions: int) -> dict[int, int]:
     """The group's committed offset per partition (-1001 when none)."""
-    consumer = Consumer({"bootstrap.servers": endpoints.kafka_bootstrap, "group.id": group})
+    consumer = Consumer({**client_config(endpoints.kafka_bootstrap), "group.id": group})
     try:
         parts = consumer.committed(
             [TopicPartition(topic, p) for p in range(partitions)], timeout=10
@@ -264,7 +265,7 @@ def committed(endpoints: Endpoints, group: str, topic: str, partitions: int) -> 
 
 
 def end_offsets(endpoints: Endpoints, topic: str, partitions: int) -> dict[int, int]:
-    consumer = Consumer({"bootstrap.servers": endpoints.kafka_bootstrap, "group.id": "probe"})
+    consumer = Consumer({**client_config(endpoints.kafka_bootstrap), "group.id": "probe"})
     try:
         return {
             p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]

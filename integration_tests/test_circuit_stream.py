@@ -34,6 +34,7 @@ from dashboard.settings import Settings
 from integration_tests.dashboard_probe import wait_for
 from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.topics import Topics
 from tests.circuit_samples import write_oval_csv
@@ -56,7 +57,7 @@ def oval(oval_csv: Path) -> Track:
 @pytest.fixture
 def topics(endpoints: Endpoints, unique: str) -> Topics:
     topics = Topics(telemetry=f"it-circuit-{unique}", analytics=f"it-circuit-{unique}-laps")
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     admin.create_topics([NewTopic(topics.telemetry, CARS, 1)])[topics.telemetry].result(30)
     register_all(endpoints.registry_url, topics, say=lambda *_: None)
     return topics

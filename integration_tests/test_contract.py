@@ -15,6 +15,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from integration_tests.kafka_io import consume, produce_all
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas import cli as schemas_cli
 from schemas.evolution import released_versions, sample_records
 from schemas.registry import SchemaRegistry, SubjectNotFoundError
@@ -31,7 +32,7 @@ def topics(endpoints: Endpoints, unique: str) -> Topics:
         analytics=f"it-analytics-{unique}",
         dlq=f"it-dlq-{unique}",
     )
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     names = [chosen.telemetry, chosen.analytics]
     for future in admin.create_topics([NewTopic(t, 1, 1) for t in names]).values():
         future.result(timeout=30)

@@ -38,6 +38,7 @@ from integration_tests.dashboard_probe import (
 )
 from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.topics import Topics
 
 pytestmark = pytest.mark.integration
@@ -115,7 +116,7 @@ def publish_lap_summaries(endpoints: Endpoints, topics: Topics, session: str) ->
     from schemas.serde import lap_summary_serializer
 
     serializer = lap_summary_serializer(SchemaRegistry(endpoints.registry_url), topics)
-    producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap})
+    producer = Producer(client_config(endpoints.kafka_bootstrap))
     for lap, lap_time in ((1, 92.4), (2, 86.8)):
         record: dict[str, Any] = {
             "session_id": session,

@@ -14,6 +14,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from integration_tests.kafka_io import read_to_end
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer
@@ -25,7 +26,7 @@ RECORDING = Path(__file__).resolve().parents[1] / "tests/fixtures/game_udp/f1_20
 @pytest.fixture
 def topic(endpoints: Endpoints, unique: str) -> str:
     name = f"it-game-{unique}"
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     admin.create_topics([NewTopic(name, 3, 1)])[name].result(timeout=30)
     register_all(endpoints.registry_url, Topics(name, f"it-game-analytics-{unique}"))
     return name

@@ -22,6 +22,7 @@ from producer.race import classification
 from producer.session import SessionPlan
 from producer.simulation import Simulation
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registration import register_all
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer
@@ -33,7 +34,7 @@ SESSION_START_S = "1751800000"  # a fixed session start: runs with one seed are 
 @pytest.fixture
 def topic(endpoints: Endpoints, unique: str) -> str:
     name = f"it-sim-{unique}"
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     admin.create_topics([NewTopic(name, 3, 1)])[name].result(timeout=30)
     register_all(endpoints.registry_url, Topics(name, f"it-sim-analytics-{unique}"))
     return name

@@ -27,6 +27,7 @@ from integration_tests.sink_support import (
     wait_for_count,
 )
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_serializer
 from schemas.topics import (
@@ -48,7 +49,7 @@ BIG = b"\x00\x7f\xff\xff\xff" + b"\xff" * 1_020_000
 
 def _produce_big(endpoints: Endpoints, topic: str) -> None:
     producer = Producer(
-        {"bootstrap.servers": endpoints.kafka_bootstrap, "message.max.bytes": 2_000_000}
+        {**client_config(endpoints.kafka_bootstrap), "message.max.bytes": 2_000_000}
     )
     errors: list[object] = []
     producer.produce(topic, key=KEY, value=BIG, on_delivery=lambda e, _m: errors.append(e))
@@ -65,7 +66,7 @@ def test_a_record_of_1_mb_is_dead_lettered_truncated_and_the_sink_goes_on(
 ) -> None:
     topics = create_topics(endpoints, unique, analytics=False)
     if dlq_limit is not None:
-        admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+        admin = AdminClient(client_config(endpoints.kafka_bootstrap))
         limit = ConfigEntry("max.message.bytes", str(dlq_limit), incremental_operation=SET)
         resource = ConfigResource("topic", topics.dlq, incremental_configs=[limit])
         for future in admin.incremental_alter_configs([resource]).values():

@@ -34,6 +34,7 @@ from integration_tests.sink_support import (
     wait_for_count,
 )
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config
 from schemas.registry import SchemaRegistry
 from schemas.serde import Serializer, telemetry_serializer
 from schemas.topics import (
@@ -209,7 +210,7 @@ def test_poison_records_go_to_the_dlq_and_every_good_record_is_stored(drill: Dri
 
     reasons = Counter(dict(m.headers())[DLQ_REASON_HEADER].decode() for m in letters)
     assert reasons == Counter(poison.keys())
-    source = Consumer({"bootstrap.servers": e.kafka_bootstrap, "group.id": "it-probe"})
+    source = Consumer({**client_config(e.kafka_bootstrap), "group.id": "it-probe"})
     try:
         for letter in letters:
             headers = dict(letter.headers())

@@ -19,6 +19,8 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from integration_tests.kafka_io import consume
 from runtime.endpoints import Endpoints
+from runtime.kafka import client_config, spark_kafka_options
+from runtime.registry_access import registry_access
 
 LAP_V1 = {
     "type": "record",
@@ -38,15 +40,15 @@ PROBES = [
 
 
 def _create_topic(endpoints: Endpoints, topic: str) -> None:
-    admin = AdminClient({"bootstrap.servers": endpoints.kafka_bootstrap})
+    admin = AdminClient(client_config(endpoints.kafka_bootstrap))
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     futures[topic].result(timeout=30)
 
 
 def _produce_probes(endpoints: Endpoints, topic: str) -> SchemaRegistryClient:
-    registry = SchemaRegistryClient({"url": endpoints.registry_url})
+    registry = SchemaRegistryClient(registry_access(endpoints.registry_url).client_conf())
     serializer = AvroSerializer(registry, json.dumps(LAP_V1))
-    producer = Producer({"bootstrap.servers": endpoints.kafka_bootstrap, "acks": "all"})
+    producer = Producer({**client_config(endpoints.kafka_bootstrap), "acks": "all"})
     for probe in PROBES:
         value = serializer(probe, SerializationContext(topic, MessageField.VALUE))
         producer.produce(topic, key=probe["car_id"], value=value)
@@ -73,9 +75,15 @@ def test_avro_record_through_kafka_and_registry(endpoints: Endpoints, unique: st
 
 def test_registry_refuses_an_incompatible_version(endpoints: Endpoints, unique: str) -> None:
     subject = f"it-compat-{unique}-value"
-    registry = SchemaRegistryClient({"url": endpoints.registry_url})
+    registry = SchemaRegistryClient(registry_access(endpoints.registry_url).client_conf())
     # The stack sets the registry-wide level at start-up; nothing is set per subject here.
-    config = requests.get(f"{endpoints.registry_url}/config", timeout=10).json()
+    access = registry_access(endpoints.registry_url)
+    config = requests.get(
+        f"{access.url}/config",
+        auth=(access.username, access.password.reveal()) if access.username else None,
+        verify=access.ca_location or True,
+        timeout=10,
+    ).json()
     assert config["compatibilityLevel"] == "FULL_TRANSITIVE"
     registry.register_schema(subject, Schema(json.dumps(LAP_V1), "AVRO"))
 
@@ -128,7 +136,7 @@ def test_spark_reads_the_topic_and_decodes_with_from_avro(
     spark = build_session("f1-integration-test")
     raw = (
         spark.read.format("kafka")
-        .option("kafka.bootstrap.servers", endpoints.kafka_bootstrap)
+        .options(**spark_kafka_options(endpoints.kafka_bootstrap))
         .option("subscribe", topic)
         .option("startingOffsets", "earliest")
         .load()
@@ -148,13 +156,13 @@ def test_schemas_survive_a_restart_of_the_stack(local_stack: Endpoints, unique: 
     from stack import lifecycle
 
     subject = f"it-restart-{unique}-value"
-    registry = SchemaRegistryClient({"url": local_stack.registry_url})
+    registry = SchemaRegistryClient(registry_access(local_stack.registry_url).client_conf())
     schema_id = registry.register_schema(subject, Schema(json.dumps(LAP_V1), "AVRO"))
 
     assert lifecycle.down() == 0
     assert lifecycle.up() == 0
 
-    fresh = SchemaRegistryClient({"url": local_stack.registry_url})
+    fresh = SchemaRegistryClient(registry_access(local_stack.registry_url).client_conf())
     assert json.loads(fresh.get_schema(schema_id).schema_str) == LAP_V1
     assert fresh.get_latest_version(subject).schema_id == schema_id
 

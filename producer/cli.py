@@ -186,6 +186,9 @@ class Settings:
             raise ConfigError("--output and --report cannot be combined")
         start_s = args.session_start if args.session_start is not None else time.time()
         laps = args.laps if args.laps is not None or race else (3 if args.report else None)
+        registry_url = endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry)
+        if args.output is None and not args.report:
+            endpoints.check_clients(registry_url)
         return cls(
             cars=args.cars,
             laps=laps,
@@ -202,7 +205,7 @@ class Settings:
             output=args.output,
             report=args.report,
             kafka_bootstrap=endpoints.KAFKA_BOOTSTRAP.resolve(args.bootstrap),
-            registry_url=endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry),
+            registry_url=registry_url,
             topic=TELEMETRY_TOPIC_SETTING.resolve(args.topic),
             progress_every_s=args.progress_every,
         )

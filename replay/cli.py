@@ -180,6 +180,9 @@ class Settings:
             given = [flag for flag, on in replay_only.items() if on]
             if given:
                 raise ConfigError(f"--export writes the session as stored: drop {given[0]}")
+        registry_url = endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry)
+        if args.output is None and args.export is None and not args.list:
+            endpoints.check_clients(registry_url)
         return cls(
             session_id=args.session_id,
             file=args.file,
@@ -191,7 +194,7 @@ class Settings:
             output=args.output,
             export=args.export,
             kafka_bootstrap=endpoints.KAFKA_BOOTSTRAP.resolve(args.bootstrap),
-            registry_url=endpoints.SCHEMA_REGISTRY_URL.resolve(args.registry),
+            registry_url=registry_url,
             topic=TELEMETRY_TOPIC_SETTING.resolve(args.telemetry_topic),
             # The token is read only when InfluxDB is the source.
             influx=endpoints.Endpoints(
@@ -213,7 +216,7 @@ def run(settings: Settings, stop: StopSignal) -> int:
         from storage.history import History
 
         e = settings.influx
-        token = endpoints.influx_token().reveal()
+        token = endpoints.influx_token("read", e.influx_url).reveal()
         history = History(e.influx_url, token, e.influx_org, e.influx_bucket)
         source = InfluxSource(history, settings.window_s)
     try:

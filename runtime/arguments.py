@@ -25,9 +25,13 @@ class BadArguments(ConfigError):
     """A flag argparse refused, or a number that is not finite."""
 
 
+# Every character str.splitlines() breaks a line at, escaped as Python writes it.
+_LINE_BREAKS = str.maketrans({c: repr(c)[1:-1] for c in "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"})
+
+
 def one_line(message: object) -> str:
-    """``message`` on one line: a value quoted in an error can hold newlines."""
-    return str(message).strip().replace("\r", "\\r").replace("\n", "\\n")
+    """``message`` on one line: a value quoted in an error can hold line breaks."""
+    return str(message).strip().translate(_LINE_BREAKS)
 
 
 def parse_args(

@@ -12,11 +12,20 @@ from functools import cache
 from typing import Any
 
 from runtime.errors import InfrastructureError
+from runtime.kafka_security import kafka_security
 
 
 def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
-    """The librdkafka configuration of one client: the bootstrap servers, then ``extra``."""
-    return {"bootstrap.servers": bootstrap, **extra}
+    """The librdkafka configuration of one client: the bootstrap servers, the connection
+    security (``runtime.kafka_security``), then ``extra``, the client's own settings (its
+    guarantees, such as ``acks``, win over a properties file's)."""
+    return {"bootstrap.servers": bootstrap, **kafka_security().librdkafka(), **extra}
+
+
+def spark_kafka_options(bootstrap: str) -> dict[str, str]:
+    """The same for Spark's Kafka source and sink (the Java client): ``kafka.``-prefixed
+    options, to pass to ``.options(**...)``."""
+    return {"kafka.bootstrap.servers": bootstrap, **kafka_security().spark_options()}
 
 
 def broker_topics(

@@ -18,6 +18,10 @@ from pathlib import Path
 # image's /app); state then lives beside the code, where ``make`` and the README expect it.
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# The local stack's InfluxDB port: its default URL, and the one address its operator token
+# (below) is ever sent to (``runtime.endpoints.is_local_stack_influx``).
+LOCAL_INFLUX_PORT = 8086
+
 
 def cache_dir() -> Path:
     """``F1_CACHE_DIR``, default ``~/.cache/f1-telemetry``."""

@@ -22,9 +22,11 @@ import logging
 import math
 import os
 import re
+import stat
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from runtime.errors import ConfigError
@@ -119,13 +121,14 @@ def _check_range(value: float, lo: float | None, hi: float | None, above: float 
 
 
 def choice(*options: str):
-    """One of ``options`` (case-insensitive)."""
+    """One of ``options`` (case-insensitive), spelled as declared."""
+    declared = {option.lower(): option for option in options}
 
     def parse(value: str) -> str:
-        lowered = value.strip().lower()
-        if lowered not in options:
+        found = declared.get(value.strip().lower())
+        if found is None:
             raise ValueError(f"must be one of {', '.join(options)}")
-        return lowered
+        return found
 
     return parse
 
@@ -191,6 +194,8 @@ class Setting(Generic[T]):
     default_help: str | None = None
     # Older env var names still read, with a deprecation warning.
     aliases: tuple[str, ...] = ()
+    # How a value is shown in --help and errors: a URL without the credentials written in it.
+    shown: Callable[[str], str] = text
 
     def env_text(self, environ: Mapping[str, str] | None = None) -> str | None:
         """The env var's text (or a deprecated alias's), None when unset or empty."""
@@ -224,7 +229,7 @@ class Setting(Generic[T]):
         try:
             return self.parse(raw)
         except ValueError as exc:
-            shown = MASK if self.secret else repr(raw)
+            shown = MASK if self.secret else repr(self.shown(raw))
             raise ConfigError(f"{self.help} ({where}): {exc}, got {shown}") from None
 
     def help_text(self, what: str | None = None) -> str:
@@ -232,7 +237,9 @@ class Setting(Generic[T]):
         value in force now when the environment changes it (never for a secret)."""
         default = self.default_help or repr(self.default)
         now = None if self.secret else self.env_text()
-        shown = default if now is None or now == self.default else f"{default}; now {now!r}"
+        shown = default
+        if now is not None and now != self.default:
+            shown = f"{default}; now {self.shown(now)!r}"
         return f"{what or self.help} (env {self.env}, default {shown})"
 
     def add_to(
@@ -254,6 +261,38 @@ class Setting(Generic[T]):
             kwargs.setdefault("dest", names[0].lstrip("-").replace("-", "_"))
             kwargs["action"] = _deprecated_spellings(names[0], deprecated)
         parser.add_argument(*names, *deprecated, default=None, help=self.help_text(), **kwargs)
+
+
+def secret_from(
+    value: Setting[Any], file: Setting[Any], environ: Mapping[str, str] | None = None
+) -> Secret | None:
+    """A secret from its env var ``value``, else from the file its env var ``file`` names;
+    None when neither is set. The file's text is stripped (an editor's final newline is no
+    part of a password); an unreadable file is a ConfigError naming ``file``'s env var."""
+    given = value.env_text(environ)
+    if given:
+        return Secret(given)
+    path = file.env_text(environ)
+    if not path:
+        return None
+    return Secret(read_secret_file(file.env, Path(path)))
+
+
+def read_secret_file(what: str, path: Path) -> str:
+    """The stripped text of a file holding a secret; ConfigError naming ``what`` when it
+    cannot be read. A file other users may read is worth a warning: the secret is theirs too."""
+    try:
+        content = path.read_text(encoding="utf-8").strip()
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what}: {path} is not UTF-8 text") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logging.getLogger("runtime.settings").warning(
+            "%s: %s may be read by other users: chmod 600 it", what, path
+        )
+    return content
 
 
 def _deprecated_spellings(flag: str, old: tuple[str, ...]) -> type[argparse.Action]:

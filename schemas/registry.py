@@ -30,8 +30,9 @@ from typing import Any, TypeVar
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from runtime.endpoints import SCHEMA_REGISTRY_URL, env
+from runtime.endpoints import SCHEMA_REGISTRY_URL
 from runtime.errors import ConfigError, F1Error, InfrastructureError
+from runtime.registry_access import RegistryAccess, registry_access
 
 try:  # the HTTP library the Confluent client uses, for its transport errors
     import httpx2 as _httpx
@@ -123,10 +124,15 @@ def probe(url: str, timeout_s: float = 1.5) -> str | None:
     """None if a registry answers ``GET {url}/subjects`` within ``timeout_s``, else why not.
 
     Used where asking the registry is optional (``f1-schemas check``): a missing registry
-    must cost at most ``timeout_s``, never the client's retries with backoff.
+    must cost at most ``timeout_s``, never the client's retries with backoff. It asks with
+    the registry's credentials and CA (``runtime.registry_access``), as the client does.
     """
+    access = registry_access(url)
+    url = access.url
     try:
-        with urllib.request.urlopen(url.rstrip("/") + "/subjects", timeout=timeout_s) as resp:
+        with urllib.request.urlopen(
+            access.request("/subjects"), timeout=timeout_s, context=access.ssl_context()
+        ) as resp:
             resp.read()
         return None
     except urllib.error.HTTPError as exc:
@@ -139,7 +145,8 @@ class SchemaRegistry:
     """The registry as the platform uses it.
 
     ``timeout_s`` bounds each HTTP request, ``retries`` the retries of transient failures
-    (connection refused, 5xx) that the Confluent client does with backoff.
+    (connection refused, 5xx) that the Confluent client does with backoff. ``url`` may hold
+    credentials; they are used as basic auth and ``self.url`` is shown without them.
     """
 
     def __init__(
@@ -150,13 +157,14 @@ class SchemaRegistry:
         retries: int = 2,
         client: SchemaRegistryClient | None = None,
     ) -> None:
-        self.url = url.rstrip("/")
+        access: RegistryAccess = registry_access(url)
+        self.url = access.url.rstrip("/")
         try:
             self._client = client or SchemaRegistryClient(
-                {"url": self.url, "timeout": timeout_s, "max.retries": retries}
+                {**access.client_conf(), "timeout": timeout_s, "max.retries": retries}
             )
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"invalid schema registry URL {url!r}: {exc}") from exc
+            raise ConfigError(f"invalid schema registry URL {self.url!r}: {exc}") from exc
         # Writer schemas by id never change, so this cache never expires: consumers keep
         # decoding through a registry restart as long as they have seen the ids before.
         self._by_id: dict[int, str] = {}
@@ -164,7 +172,7 @@ class SchemaRegistry:
     @classmethod
     def from_env(cls, url: str | None = None, **kwargs: Any) -> SchemaRegistry:
         """The registry at ``url``, else F1_SCHEMA_REGISTRY_URL, else the local default."""
-        return cls(url or env(SCHEMA_REGISTRY_URL), **kwargs)
+        return cls(url or SCHEMA_REGISTRY_URL.resolve(), **kwargs)
 
     def close(self) -> None:
         self._client.close()

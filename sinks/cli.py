@@ -43,8 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Store every telemetry record and lap summary from Kafka in InfluxDB "
         "(measurements telemetry and laps), and read laps back. Without a command: run. "
-        f"The token comes from {endpoints.INFLUX_TOKEN.env}, the file named by "
-        f"{endpoints.INFLUX_TOKEN_FILE.env}, or the local stack's token file.",
+        f"The token: {endpoints.INFLUX_WRITE_TOKEN.env} to write, "
+        f"{endpoints.INFLUX_READ_TOKEN.env} for history (or the files their _FILE vars "
+        f"name), else {endpoints.INFLUX_TOKEN.env} or its _FILE, else the local stack's "
+        "token file for the local stack's InfluxDB.",
     )
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="consume and store until SIGINT/SIGTERM (the default)")
@@ -83,6 +85,7 @@ def _settings(args: argparse.Namespace) -> s.SinkSettings:
     names = [*s.SETTINGS, *s.TOPIC_SETTINGS]
     given = {name: getattr(args, name, None) for name in names}
     return s.SinkSettings.from_env(
+        influx_access="read" if args.command == "history" else "write",
         kafka_bootstrap=getattr(args, "bootstrap", None),
         registry_url=getattr(args, "registry", None),
         influx_url=args.influx_url,

@@ -122,20 +122,24 @@ class SinkSettings:
     influx_token: Secret = field(default_factory=lambda: Secret(""))
 
     @classmethod
-    def from_env(cls, **given: object) -> SinkSettings:
+    def from_env(cls, influx_access: str = "write", **given: object) -> SinkSettings:
         """Settings from the environment; keyword arguments that are not None win (flags).
 
         Keywords: the endpoint attributes of ``runtime.endpoints.Endpoints``
         (``kafka_bootstrap``, ``registry_url``, ``influx_url``, ``influx_org``,
         ``influx_bucket``), ``telemetry_topic``, ``analytics_topic``, ``dlq_topic``, and the
-        names in ``SETTINGS``.
+        names in ``SETTINGS``. ``influx_access``: ``write`` (the sink, whose Kafka and
+        registry settings are checked too) or ``read`` (``history``), which token it takes.
         """
         unknown = set(given) - set(SETTINGS) - _ENDPOINT_KEYS - _TOPIC_KEYS
         if unknown:
             raise TypeError(f"unknown sink settings: {', '.join(sorted(unknown))}")
         ep = endpoints.Endpoints.from_env(
-            **{k: given.get(k) for k in _ENDPOINT_KEYS}  # type: ignore[arg-type]
+            **{k: given.get(k) for k in _ENDPOINT_KEYS},  # type: ignore[arg-type]
+            influx_access=influx_access,
         )
+        if influx_access == "write":
+            endpoints.check_clients(ep.registry_url)
         topics = Topics.from_env(
             telemetry=given.get("telemetry_topic"),  # type: ignore[arg-type]
             analytics=given.get("analytics_topic"),  # type: ignore[arg-type]
@@ -158,14 +162,15 @@ class SinkSettings:
             influx_timeout_ms=v["influx_timeout_ms"],
             offset_reset=v["offset_reset"],
             influx_token=ep.influx_token,
-        ).checked()
+        ).checked(influx_access)
 
-    def checked(self) -> SinkSettings:
+    def checked(self, influx_access: str) -> SinkSettings:
         if not self.influx_token:
+            own, _file = endpoints.INFLUX_ACCESS[influx_access]
             raise ConfigError(
-                f"no InfluxDB token: set {endpoints.INFLUX_TOKEN.env} or "
-                f"{endpoints.INFLUX_TOKEN_FILE.env} (or start the local stack, whose token file "
-                "is read automatically)"
+                f"no InfluxDB token: set {own.env} or {endpoints.INFLUX_TOKEN.env} (or their "
+                "_FILE), or start the local stack, whose token file is read automatically "
+                "for its own InfluxDB"
             )
         return self
 

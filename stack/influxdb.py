@@ -19,13 +19,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from runtime.paths import LOCAL_INFLUX_PORT
 from stack import paths, procs, tools
 from stack.errors import StackError
 from stack.service import Launch, Service
 
 VERSION = "v2.7.12"
 MODULE = "github.com/influxdata/influxdb/v2"
-PORT = 8086
+PORT = LOCAL_INFLUX_PORT  # the services send the local token only there
 ORG = "f1"
 BUCKET = "telemetry"
 USERNAME = "f1admin"

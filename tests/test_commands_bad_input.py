@@ -26,20 +26,13 @@ from hypothesis import strategies as st
 
 from runtime import command
 from runtime.settings import Setting
+from tests.commands import COMMANDS, leaves
 
-# Console script -> the module of its main(argv) and build_parser().
-COMMANDS = {
-    "f1-stack": "stack.cli",
-    "f1-schemas": "schemas.cli",
-    "f1-simulate": "producer.cli",
-    "f1-sink-influx": "sinks.cli",
-    "f1-analytics": "analytics.cli",
-    "f1-ingest-udp": "ingest.cli",
-    "f1-replay": "replay.cli",
-}
 # Modules whose Setting objects are the env vars the commands read.
 SETTING_MODULES = (
     "runtime.endpoints",
+    "runtime.kafka_security",
+    "runtime.registry_access",
     "schemas.topics",
     "circuit.setting",
     "sinks.settings",
@@ -61,20 +54,6 @@ VALUES = st.one_of(st.sampled_from(NUMBERISH), TEXT)
 
 def _module(prog: str) -> Any:
     return importlib.import_module(COMMANDS[prog])
-
-
-def _leaves(
-    parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()
-) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
-    """(subcommand words, parser) of every command line the parser accepts."""
-    subcommands = [a for a in parser._actions if isinstance(a.choices, dict)]
-    if not subcommands:
-        yield prefix, parser
-        return
-    for action in subcommands:
-        assert isinstance(action.choices, dict)
-        for name, sub in action.choices.items():
-            yield from _leaves(sub, (*prefix, name))
 
 
 def _flags(parser: argparse.ArgumentParser) -> list[tuple[str, bool]]:
@@ -165,8 +144,8 @@ def check(prog: str, argv: list[str], env: dict[str, str]) -> Outcome:
 
 @st.composite
 def command_lines(draw: st.DrawFn, prog: str) -> tuple[list[str], dict[str, str]]:
-    leaves = list(_leaves(_module(prog).build_parser()))
-    words, parser = draw(st.sampled_from(leaves))
+    lines = list(leaves(_module(prog).build_parser()))
+    words, parser = draw(st.sampled_from(lines))
     flags = _flags(parser)
     argv = list(words)
     for flag, takes_value in draw(st.lists(st.sampled_from(flags), max_size=3)) if flags else []:
@@ -217,6 +196,20 @@ REFUSED = [
     ("f1-stack", ["logs", "--lines", "-1"], {}),
     ("f1-ingest-udp", ["--progress-every", "inf"], {}),
     ("f1-replay", ["--progress-every", "inf"], {}),
+    # Connection security: checked by every command that is going to connect.
+    ("f1-simulate", [], {"F1_KAFKA_SECURITY_PROTOCOL": "TLS"}),
+    ("f1-sink-influx", [], {"F1_KAFKA_SECURITY_PROTOCOL": "SASL_SSL"}),
+    ("f1-analytics", [], {"F1_KAFKA_SECURITY_PROTOCOL": "SSL", "F1_KAFKA_SSL_CA_LOCATION": "/no"}),
+    ("f1-ingest-udp", [], {"F1_KAFKA_PROPERTIES_FILE": "/no/such.properties"}),
+    ("f1-replay", ["--session-id", "s"], {"F1_KAFKA_SASL_USERNAME": "u"}),
+    (
+        "f1-analytics",
+        [],
+        {"F1_KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "F1_KAFKA_SASL_MECHANISM": "GSSAPI"},
+    ),
+    ("f1-simulate", [], {"F1_SCHEMA_REGISTRY_USERNAME": "u"}),
+    ("f1-sink-influx", [], {"F1_SCHEMA_REGISTRY_CA_LOCATION": "/no/ca.pem"}),
+    ("f1-ingest-udp", [], {"F1_SCHEMA_REGISTRY_PASSWORD_FILE": "/no/password"}),
 ]
 
 
