@@ -8,7 +8,8 @@ the buffers took in, the lap it is on and the laps it completed; plus the lap su
 per session; and the circuit the map draws for the current session (its name, whether it is
 learned from the stream, its lap length and sector starts, how much outline is known). The
 HTTP status is 200 while Kafka is reachable and 503 when it is not, so a load balancer or a
-supervisor can use it as a readiness check.
+supervisor can use it as a readiness check. With ``--basic-auth`` on, it answers only a
+logged-in browser or a request with the credentials (``dashboard.access``): 401 otherwise.
 
 Calling it starts the process's feed if no browser session has yet, so the buffers fill
 from server start when something polls it.
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 from tornado.web import RequestHandler
 
+from dashboard.access import ProtectedHandler
 from dashboard.feed import log_to_server, shared_feed
 from dashboard.model import GridModel
 from dashboard.timing_plugin import TimingHandler
@@ -73,7 +75,7 @@ def snapshot(model: GridModel) -> dict[str, Any]:
         }
 
 
-class HealthHandler(RequestHandler):
+class HealthHandler(ProtectedHandler):
     def get(self) -> None:
         model, _feed = shared_feed()
         body = snapshot(model)

@@ -24,6 +24,7 @@ from typing import Any
 
 from tornado.web import RequestHandler
 
+from dashboard.access import ProtectedHandler
 from dashboard.feed import log_to_server, shared_feed
 from dashboard.model import GridModel
 from dashboard.timing import tower_json
@@ -43,7 +44,7 @@ def timing_snapshot(model: GridModel, session: str | None = None) -> dict[str, A
         return body
 
 
-class TimingHandler(RequestHandler):
+class TimingHandler(ProtectedHandler):
     def get(self) -> None:
         model, _feed = shared_feed()
         session = self.get_query_argument("session", None) or None

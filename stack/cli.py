@@ -24,6 +24,7 @@ from runtime.pacing import Rate
 from runtime.settings import flag_type, integer
 from stack import cluster, lifecycle, procs, spark_jars
 from stack import demo as demo_module
+from stack.dashboard_serve import DashboardLogin
 from stack.service import Service
 from stack.topics import broker_count, ensure_topics, platform_topics, replication_for
 
@@ -153,7 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
             f"$F1_STATE_DIR/cluster), beside the single-node stack",
         )
     demo_parser = commands.add_parser(
-        "demo", help="the stack, schemas and topics, then every service until Ctrl-C"
+        "demo",
+        help="the stack, schemas and topics, then every service until Ctrl-C",
+        description="The stack, schemas and topics, then every service until Ctrl-C. The pit "
+        "wall listens on 127.0.0.1; with F1_DASHBOARD_BASIC_AUTH_FILE (a JSON file "
+        '{"user": "password"}) its page, /health and /timing need a login, whose cookie '
+        "F1_DASHBOARD_COOKIE_SECRET (or _FILE) signs (default: a secret made for the run).",
     )
     # Checked here as f1-simulate checks them, so a demo never starts the stack for flags its
     # simulator would refuse.
@@ -206,9 +212,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _checked(args: argparse.Namespace) -> argparse.Namespace:
-    """Flags argparse cannot check in one line: ``--brokers``."""
+    """Flags argparse cannot check in one line (``--brokers``), and the demo's pit wall
+    login, before a stack is started for a demo that cannot run."""
     if hasattr(args, "brokers"):
         args.brokers = cluster.parse_brokers(args.brokers)
+    if args.command == "demo":
+        args.dashboard_login = DashboardLogin.from_env()
     return args
 
 
@@ -228,6 +237,7 @@ def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
             laps=args.laps,
             session=args.session,
             dashboard_port=args.dashboard_port,
+            dashboard_login=args.dashboard_login,
         )
         return demo_module.run(options, stop)
     return logs(args.service, args.lines, args.follow, stop)

@@ -17,8 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +26,7 @@ from runtime.endpoints import Endpoints
 from schemas.registration import register_all
 from schemas.topics import Topics
 from stack import lifecycle, paths, procs
+from stack.dashboard_serve import DashboardLogin, ask_health
 from stack.topics import ensure_topics, platform_topics
 
 DASHBOARD_PORT = 5006
@@ -47,6 +46,8 @@ class Options:
     simulator_args: tuple[str, ...] = ()  # more f1-simulate flags (--seed, --session-id)
     env: Mapping[str, str] = field(default_factory=dict)  # on top of this process's env
     logs_dir: Path | None = None  # default: the state folder's logs
+    # The pit wall's login (F1_DASHBOARD_BASIC_AUTH_FILE); None: none, on loopback only.
+    dashboard_login: DashboardLogin | None = None
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Service:
     argv: list[str]
     log_file: Path
     process: subprocess.Popen | None = None
+    env: Mapping[str, str] = field(default_factory=dict)  # this service's own, on top
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -68,6 +70,7 @@ def service_commands(options: Options) -> dict[str, list[str]]:
     simulator += ["--cars", str(options.cars), "--rate", options.rate]
     if options.laps is not None:
         simulator += ["--laps", str(options.laps)]
+    login = options.dashboard_login
     return {
         "dashboard": [
             python,
@@ -77,6 +80,8 @@ def service_commands(options: Options) -> dict[str, list[str]]:
             str(paths.REPO_ROOT / "dashboard" / "app.py"),
             "--plugins",
             "dashboard.health",
+            # Loopback only: the pit wall is for this machine unless someone decides otherwise
+            # (and turns the login on).
             "--address",
             "127.0.0.1",
             "--port",
@@ -85,6 +90,7 @@ def service_commands(options: Options) -> dict[str, list[str]]:
             f"127.0.0.1:{port}",
             "--allow-websocket-origin",
             f"localhost:{port}",
+            *(login.panel_flags() if login else []),
         ],
         "sink-influx": [python, "-m", "sinks", "run"],
         "analytics": [python, "-m", "analytics"],
@@ -103,6 +109,9 @@ class Platform:
             name: Service(name, argv, logs / f"demo-{name}.log")
             for name, argv in service_commands(options).items()
         }
+        if options.dashboard_login is not None:
+            # The cookie secret reaches the pit wall alone, through its environment.
+            self.services["dashboard"].env = options.dashboard_login.panel_env()
 
     @property
     def dashboard_url(self) -> str:
@@ -121,7 +130,7 @@ class Platform:
                 service.process = subprocess.Popen(
                     service.argv,
                     cwd=paths.REPO_ROOT,
-                    env=self.env,
+                    env={**self.env, **service.env},
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -138,10 +147,10 @@ class Platform:
             deadline = time.monotonic() + timeout_s
             while time.monotonic() < deadline:
                 try:
-                    with urllib.request.urlopen(self.health_url, timeout=2):
-                        return
-                except urllib.error.HTTPError:
-                    return  # answered (503: Kafka not reachable yet); the feed runs
+                    # Any answer (503: Kafka not reachable yet) means the feed runs; with the
+                    # login on, only an authenticated request starts it.
+                    ask_health(self.health_url, self.options.dashboard_login)
+                    return
                 except OSError:
                     time.sleep(0.5)
 
@@ -197,6 +206,8 @@ def run(options: Options, stop: StopSignal) -> int:
         assert service.process is not None
         print(f"started {service.name:12} pid {service.process.pid:>7}  log {service.log_file}")
     print(f"\ndashboard: {platform.dashboard_url}  (health: {platform.health_url})")
+    if options.dashboard_login is not None:
+        print(f"login:     the users of {options.dashboard_login.users_file}")
     print(f"logs:      {next(iter(platform.services.values())).log_file.parent}/demo-*.log")
     print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
 

@@ -37,6 +37,7 @@ SETTING_MODULES = (
     "circuit.setting",
     "sinks.settings",
     "analytics.settings",
+    "stack.dashboard_serve",
     *COMMANDS.values(),
 )
 
@@ -210,6 +211,8 @@ REFUSED = [
     ("f1-simulate", [], {"F1_SCHEMA_REGISTRY_USERNAME": "u"}),
     ("f1-sink-influx", [], {"F1_SCHEMA_REGISTRY_CA_LOCATION": "/no/ca.pem"}),
     ("f1-ingest-udp", [], {"F1_SCHEMA_REGISTRY_PASSWORD_FILE": "/no/password"}),
+    ("f1-stack", ["demo"], {"F1_DASHBOARD_BASIC_AUTH_FILE": "/no/users.json"}),
+    ("f1-stack", ["demo"], {"F1_DASHBOARD_COOKIE_SECRET_FILE": "/no/secret"}),
 ]
 
 
