@@ -275,7 +275,7 @@ def state(args: argparse.Namespace) -> int:
             "SPARK_TRIGGER_INTERVAL": "1s",
             "F1_ANALYTICS_MAX_OFFSETS_PER_TRIGGER": str(args.per_batch),
             "F1_KAFKA_BOOTSTRAP": ep.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": ep.registry_url,
+            "F1_SCHEMA_REGISTRY_URL": ep.registry_url.with_credentials(),
         }
     )
     spark = build_session("bench-analytics-state")

@@ -258,7 +258,7 @@ def job_settings(endpoints: Endpoints, topics: Topics, checkpoint: Path, **env: 
     return Settings.from_env(
         {
             "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
             "F1_TELEMETRY_TOPIC": topics.telemetry,
             "F1_ANALYTICS_TOPIC": topics.analytics,
             "F1_ANALYTICS_CHECKPOINT": str(checkpoint),

@@ -95,7 +95,7 @@ class AnalyticsProcess:
             **os.environ,
             "PYTHONUNBUFFERED": "1",
             "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
             "F1_TELEMETRY_TOPIC": topics.telemetry,
             "F1_ANALYTICS_TOPIC": topics.analytics,
             "F1_ANALYTICS_CHECKPOINT": str(checkpoint),

@@ -79,7 +79,7 @@ def endpoint_env(endpoints: Endpoints, topics: Topics) -> dict[str, str]:
     """The environment that points a dashboard server at ``endpoints`` and ``topics``."""
     return {
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
         "F1_INFLUX_URL": endpoints.influx_url,
         "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
         "F1_INFLUX_ORG": endpoints.influx_org,

@@ -201,7 +201,7 @@ def platform_run(
     bucket = f"e2e-{unique}"
     env = {
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
         "F1_INFLUX_URL": endpoints.influx_url,
         "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
         "F1_INFLUX_ORG": endpoints.influx_org,

@@ -68,7 +68,7 @@ def simulate(endpoints: Endpoints, topics: Topics, env: dict[str, str], *args: s
     run_env = {
         **os.environ,
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
         **env,
     }
     command = [sys.executable, "-m", "producer", "--cars", str(CARS), "--laps", "2"]

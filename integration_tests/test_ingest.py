@@ -36,7 +36,7 @@ def _ingest(endpoints: Endpoints, *args: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
     }
     return subprocess.run(
         [sys.executable, "-m", "ingest", "--replay", str(RECORDING), "--rate", "max", *args],

@@ -44,7 +44,7 @@ def _simulate(endpoints: Endpoints, *args: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url,
+        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
     }
     return subprocess.Popen(
         [sys.executable, "-m", "producer", *args],

@@ -150,7 +150,9 @@ def _local_stack_token() -> str:
 @dataclass(frozen=True)
 class Endpoints:
     kafka_bootstrap: str = KAFKA_BOOTSTRAP.default
-    registry_url: str = SCHEMA_REGISTRY_URL.default
+    registry_url: RegistryUrl = field(
+        default_factory=lambda: RegistryUrl(SCHEMA_REGISTRY_URL.default)
+    )
     influx_url: str = INFLUX_URL.default
     influx_org: str = INFLUX_ORG.default
     influx_bucket: str = INFLUX_BUCKET.default

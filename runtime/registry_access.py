@@ -78,12 +78,18 @@ class RegistryUrl(str):
 
     username: str
     password: Secret
+    _given: Secret
 
     def __new__(cls, text: str) -> RegistryUrl:
         clean, username, password = split_credentials(text)
         url = super().__new__(cls, clean)
-        url.username, url.password = username, password
+        url.username, url.password, url._given = username, password, Secret(text)
         return url
+
+    def with_credentials(self) -> str:
+        """The URL as it was given, credentials included: for a child process's environment,
+        which reads them again (never for showing)."""
+        return self._given.reveal()
 
 
 @dataclass(frozen=True)

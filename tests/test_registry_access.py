@@ -41,6 +41,9 @@ def test_credentials_leave_the_url() -> None:
     assert shown == "https://registry.example:8081/apis/ccompat/v7"
     assert PASSWORD not in repr(shown) + str(shown) + f"{shown}"
     assert (shown.username, shown.password) == ("pitwall", PASSWORD)
+    # A child process is given the URL as it was, and reads the credentials out again.
+    assert shown.with_credentials() == url
+    assert RegistryUrl(shown.with_credentials()).password == PASSWORD
 
 
 def test_the_url_is_shown_without_them_in_settings_help_and_reprs(monkeypatch) -> None:
