@@ -130,7 +130,7 @@ class Settings:
         """Env vars, with ``overrides`` (flag values by the names in ``SETTINGS``; None = not
         given) taking precedence."""
         v = resolve_all(SETTINGS, overrides, env)
-        check_clients(v["registry"])
+        check_clients(v["registry"], environ=env)
         return cls(
             master=v["master"],
             trigger_s=v["trigger"],

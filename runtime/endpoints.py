@@ -100,14 +100,19 @@ def env(setting: Setting[Any], environ: Mapping[str, str] | None = None) -> str:
     return setting.env_text(environ) or setting.default
 
 
-def check_clients(registry_url: str | None = None, *, kafka: bool = True) -> None:
+def check_clients(
+    registry_url: str | None = None,
+    *,
+    kafka: bool = True,
+    environ: Mapping[str, str] | None = None,
+) -> None:
     """Reads and checks now the security settings of the clients a command is going to make
     (Kafka's; the registry's at ``registry_url``), so that a bad one is one line and exit 2
     before anything starts. The clients made later use what was read here."""
     if kafka:
-        kafka_security()
+        kafka_security(environ)
     if registry_url is not None:
-        registry_access(registry_url)
+        registry_access(registry_url, environ)
 
 
 def influx_token(

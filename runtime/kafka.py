@@ -22,6 +22,13 @@ def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     return {"bootstrap.servers": bootstrap, **kafka_security().librdkafka(), **extra}
 
 
+def local_stack_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
+    """The configuration of a client of the local stack's own brokers (its health checks):
+    they listen on loopback without TLS or SASL whatever the security settings say, which
+    describe the cluster the services are pointed at."""
+    return {"bootstrap.servers": bootstrap, **extra}
+
+
 def spark_kafka_options(bootstrap: str) -> dict[str, str]:
     """The same for Spark's Kafka source and sink (the Java client): ``kafka.``-prefixed
     options, to pass to ``.options(**...)``."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.kafka import client_config
+from runtime.kafka import local_stack_config
 from stack import paths, procs
 from stack.kafka import Kafka, new_cluster_id
 
@@ -134,7 +134,7 @@ class KafkaNode(Kafka):
             return False
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient(client_config(self.endpoint(), log_level=0))
+        admin = AdminClient(local_stack_config(self.endpoint(), log_level=0))
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:  # any client error means "not ready yet"

@@ -10,7 +10,7 @@ import certifi
 import pytest
 
 from runtime.errors import ConfigError
-from runtime.kafka import client_config, spark_kafka_options
+from runtime.kafka import client_config, local_stack_config, spark_kafka_options
 from runtime.kafka_security import ALL, KafkaSecurity, kafka_security
 
 PASSWORD = 'pa$$-w0rd-"quoted"-\\-S3CRET'
@@ -48,6 +48,16 @@ def test_sasl_ssl_reaches_every_client_config(monkeypatch: pytest.MonkeyPatch) -
         "sasl.password": PASSWORD,
         "ssl.ca.location": certifi.where(),
         "group.id": "g",
+    }
+
+
+def test_the_local_stack_probes_its_own_plaintext_brokers(monkeypatch) -> None:
+    """The security settings describe the cluster the services use; the local stack's
+    health checks of its own loopback brokers never take them."""
+    _sasl(monkeypatch)
+    assert local_stack_config("127.0.0.1:9092", log_level=0) == {
+        "bootstrap.servers": "127.0.0.1:9092",
+        "log_level": 0,
     }
 
 
