@@ -51,6 +51,17 @@ def test_sasl_ssl_reaches_every_client_config(monkeypatch: pytest.MonkeyPatch) -
     }
 
 
+def _password_file(monkeypatch: pytest.MonkeyPatch, folder: Path, text: str, mode: int) -> Path:
+    """SASL settings whose password is in a file of ``mode`` holding ``text``."""
+    _sasl(monkeypatch)
+    monkeypatch.delenv("F1_KAFKA_SASL_PASSWORD")
+    secret = folder / "kafka-password"
+    secret.write_text(text)
+    secret.chmod(mode)
+    monkeypatch.setenv("F1_KAFKA_SASL_PASSWORD_FILE", str(secret))
+    return secret
+
+
 def test_the_local_stack_probes_its_own_plaintext_brokers(monkeypatch) -> None:
     """The security settings describe the cluster the services use; the local stack's
     health checks of its own loopback brokers never take them."""
@@ -62,22 +73,20 @@ def test_the_local_stack_probes_its_own_plaintext_brokers(monkeypatch) -> None:
 
 
 def test_the_password_may_come_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    _sasl(monkeypatch)
-    monkeypatch.delenv("F1_KAFKA_SASL_PASSWORD")
-    secret = tmp_path / "kafka-password"
-    secret.write_text("from-a-file\n")
-    secret.chmod(0o600)
-    monkeypatch.setenv("F1_KAFKA_SASL_PASSWORD_FILE", str(secret))
+    _password_file(monkeypatch, tmp_path, "from-a-file\n", 0o600)
     assert kafka_security().password == "from-a-file"
+
+
+def test_a_password_file_others_may_read_is_warned_about(monkeypatch, tmp_path, caplog) -> None:
+    _password_file(monkeypatch, tmp_path, "shared-S3CRET", 0o644)
+    kafka_security()
+    assert "may be read by other users: chmod 600" in caplog.text
+    assert "shared-S3CRET" not in caplog.text
 
 
 def test_read_once_per_process(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """A client made later uses what was checked at start-up, even if the file changed."""
-    _sasl(monkeypatch)
-    monkeypatch.delenv("F1_KAFKA_SASL_PASSWORD")
-    secret = tmp_path / "kafka-password"
-    secret.write_text("first")
-    monkeypatch.setenv("F1_KAFKA_SASL_PASSWORD_FILE", str(secret))
+    secret = _password_file(monkeypatch, tmp_path, "first", 0o600)
     first = kafka_security()
     secret.write_text("second")
     assert kafka_security() is first
