@@ -319,6 +319,8 @@ class Browser:
         options.add_argument(f"--window-size={width},{height}")
         options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+        # A page busy drawing at --rate max on a loaded machine answers a script late, not never.
+        self.driver.set_script_timeout(90)
         self.console: list[dict[str, Any]] = []
 
     def open(self, url: str, timeout_s: float = 60) -> None:

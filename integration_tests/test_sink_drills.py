@@ -3,6 +3,7 @@ stopped for 20 s, poison records, and start-up failures that end in one clear li
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -259,13 +260,16 @@ def test_a_sink_started_before_the_stream_and_without_a_lap_topic_stores_it(
         delete_bucket(endpoints, bucket)
 
 
-def _start_failure(*args: str) -> subprocess.CompletedProcess[str]:
+def _start_failure(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "sinks", "run", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -275,7 +279,9 @@ def test_start_up_fails_with_one_line(endpoints: Endpoints, unique: str) -> None
     assert f"it-never-registered-{unique}-value" in missing.stderr
     assert "Traceback" not in missing.stderr
 
-    no_influx = _start_failure("--influx-url", "http://127.0.0.1:9")
+    # A token of its own: the local stack's token file is never sent to another InfluxDB.
+    token = {"F1_INFLUX_TOKEN": endpoints.influx_token.reveal()}
+    no_influx = _start_failure("--influx-url", "http://127.0.0.1:9", env=token)
     assert no_influx.returncode == 1
     assert "InfluxDB at http://127.0.0.1:9" in no_influx.stderr
     assert "Traceback" not in no_influx.stderr
