@@ -17,13 +17,14 @@ each record with the wall clock when ``f1-simulate`` hands it over (``produce()`
 producer's 20 ms linger); every process runs on this machine, on the same clock. Then:
 
 - (a) dashboard: the dashboard server gets one more plugin, this file
-  (``--plugins benchmarks.bench_e2e``). It changes nothing the server does: it wraps the
-  feed thread's batch handler (``dashboard.feed.Feed._handle``) to note the wall clock when
-  the consumer hands over a batch ("received") and when the batch is in the model the
-  sessions draw from ("in the model"), and serves those times at ``/bench-e2e``. The
-  headline is "in the model". The same figure for a plain confluent-kafka consumer in this
-  process (the dashboard's fetch settings, one ``poll`` per record) is the baseline: what
-  the broker and the producer's linger cost any consumer.
+  (``--plugins benchmarks.bench_e2e``). It changes no service code and adds only two clock
+  readings and a list of timestamps per batch: it wraps the feed thread's batch handler
+  (``dashboard.feed.Feed._handle``) to note the wall clock when the consumer hands over a
+  batch ("received") and when the batch is in the model the sessions draw from ("in the
+  model"), and serves those times at ``/bench-e2e``. The headline is "in the model". The
+  same figure for a plain confluent-kafka consumer in this process (the dashboard's fetch
+  settings, one ``poll`` per record) is the baseline: what the broker and the producer's
+  linger cost any consumer.
 - (b) InfluxDB: the sink commits a batch's offsets only once InfluxDB accepted it, so a
   record is written when its offset is committed; this process reads the sink group's
   committed offsets every 20 ms, and a record's time is the first read that shows it
@@ -34,9 +35,10 @@ producer's 20 ms linger); every process runs on this machine, on the same clock.
   the analytics job's: trigger interval (5 s) plus 3 s.
 
 The first ``--warmup`` seconds of records are left out. The default 240 s of a race covers
-lap 1 and most of lap 2 of every car; ``--quick`` is a 20 s smoke (no lap completes, so (c)
-is not measured). Needs the local stack (``f1-stack up``); the run's topics and bucket are
-deleted at the end, the services' logs kept in the folder it prints.
+laps 1 and 2 of every car (lap 1 ends about 100 s after lights out); ``--quick`` is a 20 s
+smoke (no lap completes, so (c) is not measured). Needs the local stack (``f1-stack up``);
+the run's topics and bucket are deleted at the end, the services' logs kept in the folder it
+prints. SIGTERM or Ctrl-C stops it through the same clean-up.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+
+from runtime.kafka import client_config
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -212,7 +216,7 @@ class BenchPlatform:
     def partitions(self) -> list[int]:
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.endpoints.kafka_bootstrap})
+        admin = AdminClient(client_config(self.endpoints.kafka_bootstrap))
         metadata = admin.list_topics(self.topics.telemetry, timeout=10)
         return sorted(metadata.topics[self.topics.telemetry].partitions)
 
@@ -274,7 +278,7 @@ class BenchPlatform:
 
         self.platform.stop()
         delete_bucket(self.endpoints, self.bucket)
-        admin = AdminClient({"bootstrap.servers": self.endpoints.kafka_bootstrap, "log_level": 0})
+        admin = AdminClient({**client_config(self.endpoints.kafka_bootstrap), "log_level": 0})
         names = [self.topics.telemetry, self.topics.analytics, self.topics.dlq]
         for future in admin.delete_topics(names, operation_timeout=10).values():
             with contextlib.suppress(Exception):
@@ -406,7 +410,7 @@ class PlainConsumer(Reader):
 
         consumer = Consumer(
             {
-                "bootstrap.servers": self.bootstrap,
+                **client_config(self.bootstrap),
                 "group.id": f"bench-e2e-baseline-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 10,
@@ -441,7 +445,7 @@ class CommitWatch(Reader):
         from confluent_kafka import Consumer, KafkaException, TopicPartition
 
         # Never subscribes: asking for a group's committed offsets does not join the group.
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.group})
+        consumer = Consumer({**client_config(self.bootstrap), "group.id": self.group})
         parts = [TopicPartition(self.topic, p) for p in self.parts]
         last: list[int] = []
         try:
@@ -482,7 +486,7 @@ class SummaryReader(Reader):
             decode = lap_summary_deserializer(registry).decode
             consumer = Consumer(
                 {
-                    "bootstrap.servers": self.bootstrap,
+                    **client_config(self.bootstrap),
                     "group.id": f"bench-e2e-laps-{uuid.uuid4().hex[:8]}",
                     "auto.offset.reset": "earliest",
                     "enable.auto.commit": False,

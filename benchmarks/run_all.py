@@ -1,7 +1,7 @@
 """``make bench``: every benchmark in turn, its output as it runs, then one table of the
 headline figures (also written to ``artifacts/bench-<date>.md``).
 
-    python benchmarks/run_all.py            # all of them (about 15 minutes)
+    python benchmarks/run_all.py            # all of them (about 30 minutes)
     python benchmarks/run_all.py sink dashboard    # some, by name
 """
 
