@@ -20,8 +20,8 @@ from confluent_kafka.admin import AdminClient
 
 from integration_tests.analytics_helpers import read_summaries
 from integration_tests.platform_support import wait_until
+from integration_tests.stack_session import stack_session
 from runtime.endpoints import Endpoints
-from runtime.errors import F1Error
 from runtime.kafka import client_config
 from schemas.topics import Topics
 from stack import cluster, kafka_cluster
@@ -44,21 +44,11 @@ class Cluster:
 
 def cluster_session(request: pytest.FixtureRequest, endpoints: Endpoints) -> Iterator[Cluster]:
     """Bring the cluster up (idempotent); stop it at the end if this session started it."""
-    started_here = any(s.running() is None for s in cluster.services())
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print("\nintegration tests: bringing up the 3-node cluster (f1-stack up --brokers 3)")
-        try:
-            cluster.up()
-        except F1Error as exc:
-            pytest.fail(f"the cluster did not come up: {exc}", pytrace=False)
-    yield Cluster(
-        dataclasses.replace(endpoints, kafka_bootstrap=kafka_cluster.bootstrap()), master_url()
-    )
-    if started_here and not os.environ.get("F1_KEEP_STACK"):
-        with capture.global_and_fixture_disabled():
-            print("\nintegration tests: stopping the cluster they started")
-            cluster.down()
+    what = f"the {kafka_cluster.NODES}-node cluster (f1-stack up --brokers {kafka_cluster.NODES})"
+    for _ in stack_session(request, what, cluster.services(), cluster.up, cluster.down):
+        yield Cluster(
+            dataclasses.replace(endpoints, kafka_bootstrap=kafka_cluster.bootstrap()), master_url()
+        )
 
 
 def kill(node: KafkaNode) -> None:

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from runtime.endpoints import Endpoints
-from runtime.errors import F1Error
 
 if TYPE_CHECKING:
     from integration_tests.cluster_support import Cluster
@@ -75,22 +74,13 @@ def local_stack(source: str, endpoints: Endpoints) -> Endpoints:
 
 
 def _local_stack(request: pytest.FixtureRequest) -> Iterator[Endpoints]:
+    from integration_tests.stack_session import stack_session
     from stack import lifecycle
 
-    started_here = any(service.running() is None for service in lifecycle.services())
-    # The first run installs and builds for many minutes: show its progress live.
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():
-        print("\nintegration tests: bringing up the local stack (f1-stack up)")
-        try:
-            lifecycle.up()
-        except F1Error as exc:
-            pytest.fail(f"the local stack did not come up: {exc}", pytrace=False)
-    yield Endpoints.from_env()
-    if started_here and not os.environ.get("F1_KEEP_STACK"):
-        with capture.global_and_fixture_disabled():
-            print("\nintegration tests: stopping the local stack they started")
-            lifecycle.down()
+    for _ in stack_session(
+        request, "the local stack (f1-stack up)", lifecycle.services(), lifecycle.up, lifecycle.down
+    ):
+        yield Endpoints.from_env()
 
 
 @pytest.fixture(scope="session")

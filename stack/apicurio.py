@@ -30,6 +30,7 @@ ARTIFACT = f"io.apicurio:apicurio-registry-app:{VERSION}:tar.gz:all"
 class Apicurio(Service):
     name = "schema-registry"
     port = PORT
+    management_port = MANAGEMENT_PORT
     start_timeout_s = 120.0
 
     @property
@@ -74,9 +75,9 @@ class Apicurio(Service):
         props = {
             "java.io.tmpdir": state / "tmp",
             "quarkus.http.host": "127.0.0.1",
-            "quarkus.http.port": PORT,
+            "quarkus.http.port": self.port,
             "quarkus.management.host": "127.0.0.1",
-            "quarkus.management.port": MANAGEMENT_PORT,
+            "quarkus.management.port": self.management_port,
             "apicurio.storage.kind": "sql",
             "apicurio.storage.sql.kind": "h2",
             "apicurio.datasource.url": f"jdbc:h2:file:{state / 'h2' / 'registry'};WRITE_DELAY=0",
@@ -106,7 +107,10 @@ class Apicurio(Service):
             return False
 
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{PORT}{CCOMPAT_PATH}"
+        return f"http://127.0.0.1:{self.port}{CCOMPAT_PATH}"
+
+    def ports(self) -> list[int]:
+        return [self.port, self.management_port]
 
     def after_start(self) -> None:
         """Set the registry-wide compatibility level explicitly: Apicurio has none by default."""

@@ -14,6 +14,7 @@ import time
 from runtime.errors import ConfigError
 from stack import kafka_cluster, spark_jars
 from stack.kafka_cluster import NODES, bootstrap, cluster_dir
+from stack.lifecycle import install_missing, start_and_wait, started_summary, stop_services
 from stack.service import Service
 from stack.spark_standalone import SparkMaster, SparkWorker, master_url
 from stack.topics import replication_for
@@ -45,22 +46,9 @@ def services() -> list[Service]:
 def up() -> int:
     started_at = time.monotonic()
     every = services()
-    for service in every:
-        if not service.installed():
-            print(f"installing {service.name} (first run only)")
-            service.install()
-    # All nodes first, then wait: a node answers only once a quorum of controllers runs.
-    fresh = [s for s in every if s.running() is None]
-    for service in fresh:
-        service.start()
-    for service in every:
-        service.wait_healthy()
-        service.after_start()
-    took = time.monotonic() - started_at
-    print(
-        f"cluster is up ({len(fresh)} started, {len(every) - len(fresh)} already running) "
-        f"in {took:.1f} s"
-    )
+    install_missing(every)
+    fresh = start_and_wait(every)
+    print(f"cluster is up {started_summary(every, fresh, started_at)}")
     for service in every:
         print(f"  {service.name:16} {service.describe()}")
     replication = replication_for(NODES)
@@ -78,10 +66,4 @@ def up() -> int:
 
 
 def down() -> int:
-    for service in reversed(services()):
-        record = service.stop()
-        if record is None:
-            print(f"{service.name:16} not running")
-        else:
-            print(f"{service.name:16} stopped (pid {record.pid})")
-    return 0
+    return stop_services(services())

@@ -4,7 +4,9 @@ Order of preference: ``$F1_INFLUXD`` (a path to an influxd 2.x), an ``influxd`` 
 PATH, the binary already built into the cache, and only then a build from the Go
 module (about 20 to 30 minutes cold on 2 cores; Flux's Rust library is compiled by
 cargo from the crate registry). The first start runs the setup API once and keeps
-the generated operator token in the state folder, never in the repo.
+the generated operator token in the state folder, never in the repo, and makes two scoped
+tokens beside it (``stack.influx_tokens``): ``write-token`` for the sink, ``read-token`` for
+the pit wall and stored history.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from pathlib import Path
 from runtime.paths import LOCAL_INFLUX_PORT
 from stack import paths, procs, tools
 from stack.errors import StackError
+from stack.influx_tokens import ensure_scoped_tokens, token_file_name
+from stack.secret_files import write_secret
 from stack.service import Launch, Service
 
 VERSION = "v2.7.12"
@@ -164,7 +168,7 @@ class InfluxDB(Service):
                 f"--bolt-path={data / 'influxd.bolt'}",
                 f"--engine-path={data / 'engine'}",
                 f"--sqlite-path={data / 'influxd.sqlite'}",
-                f"--http-bind-address=127.0.0.1:{PORT}",
+                f"--http-bind-address=127.0.0.1:{self.port}",
                 "--reporting-disabled",
                 "--ui-disabled",
                 "--log-level=warn",
@@ -180,20 +184,40 @@ class InfluxDB(Service):
             return False
 
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{PORT}"
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def token_file(self) -> Path:
+        """The operator token (every right; the stack's own set-up)."""
+        return paths.influx_token_file()
+
+    def scoped_token_file(self, action: str) -> Path:
+        """The file of the scoped token for ``action`` ("write" or "read")."""
+        return self.token_file.with_name(token_file_name(action))
 
     def after_start(self) -> None:
-        """Run the one-off setup (org, bucket, operator token) when the database is new."""
+        """Run the one-off setup (org, bucket, operator token) when the database is new, then
+        make the scoped tokens that are missing (all of them for a new database)."""
         with urllib.request.urlopen(f"{self.endpoint()}/api/v2/setup", timeout=5) as resp:
             allowed = json.load(resp).get("allowed", False)
-        token_file = paths.influx_token_file()
-        if not allowed:
-            if not token_file.exists():
-                raise StackError(
-                    f"InfluxDB in {self.data_dir} is set up but its token file {token_file} is "
-                    f"missing; remove {self.data_dir} to start over"
-                )
-            return
+        token_file = self.token_file
+        if allowed:
+            self._setup(token_file)
+        elif not token_file.exists():
+            raise StackError(
+                f"InfluxDB in {self.data_dir} is set up but its token file {token_file} is "
+                f"missing; remove {self.data_dir} to start over"
+            )
+        ensure_scoped_tokens(
+            self.endpoint(),
+            token_file.read_text().strip(),
+            ORG,
+            BUCKET,
+            token_file.parent,
+            renew=allowed,
+        )
+
+    def _setup(self, token_file: Path) -> None:
         token = secrets.token_urlsafe(32)
         body = {
             "username": USERNAME,
@@ -214,6 +238,4 @@ class InfluxDB(Service):
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:200].decode(errors="replace")
             raise StackError(f"InfluxDB setup failed: HTTP {exc.code} {detail}") from exc
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token_file.touch(mode=0o600)
-        token_file.write_text(token + "\n")
+        write_secret(token_file, token)

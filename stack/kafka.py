@@ -14,15 +14,8 @@ POM = Path(__file__).with_name("maven") / "kafka.pom.xml"
 BROKER_PORT = 9092
 CONTROLLER_PORT = 9093
 
-SERVER_PROPERTIES = """\
-process.roles=broker,controller
-node.id=1
-controller.quorum.bootstrap.servers=127.0.0.1:{controller}
-listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}
-advertised.listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}
-controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+# Storage and sizing of a single node: the same for the default and the secured stack.
+SINGLE_NODE_SETTINGS = """\
 log.dirs={data}
 num.partitions=1
 default.replication.factor=1
@@ -39,8 +32,22 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.retention.hours=168
-auto.create.topics.enable=true
 """
+
+SERVER_PROPERTIES = (
+    """\
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=127.0.0.1:{controller}
+listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}
+advertised.listeners=PLAINTEXT://127.0.0.1:{broker},CONTROLLER://127.0.0.1:{controller}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+"""
+    + SINGLE_NODE_SETTINGS
+    + "auto.create.topics.enable=true\n"
+)
 
 LOG4J2 = """\
 Configuration:

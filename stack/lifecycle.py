@@ -24,33 +24,50 @@ def services() -> list[Service]:
 def up() -> int:
     started_at = time.monotonic()
     all_services = services()
-    for service in all_services:
-        if not service.installed():
-            print(f"installing {service.name} (first run only; log in {paths.logs_dir()})")
-            t0 = time.monotonic()
-            service.install()
-            print(f"  {service.name} installed in {time.monotonic() - t0:.0f} s")
+    install_missing(all_services)
     if spark_jars.wanted() and not spark_jars.installed():
         print("installing the Spark Kafka and Avro connector jars (first run only)")
         spark_jars.install()
-    # Start everything first, then wait: the JVMs warm up side by side.
-    fresh = [s for s in all_services if s.running() is None]
-    for service in fresh:
-        service.start()
-    for service in all_services:
-        service.wait_healthy()
-        service.after_start()
-    took = time.monotonic() - started_at
-    print(
-        f"stack is up ({len(fresh)} started, {len(all_services) - len(fresh)} already running) "
-        f"in {took:.1f} s"
-    )
+    fresh = start_and_wait(all_services)
+    print(f"stack is up {started_summary(all_services, fresh, started_at)}")
     _print_endpoints()
     return 0
 
 
+def install_missing(wanted: list[Service]) -> None:
+    """Install each service that is not in the cache yet, saying so."""
+    for service in wanted:
+        if not service.installed():
+            # Installs fill the shared cache and log to logs/ of the state folder, for any stack.
+            print(f"installing {service.name} (first run only; log in {paths.logs_dir()})")
+            t0 = time.monotonic()
+            service.install()
+            print(f"  {service.name} installed in {time.monotonic() - t0:.0f} s")
+
+
+def start_and_wait(wanted: list[Service]) -> list[Service]:
+    """Start each service that is not running, then wait for every one to answer and run its
+    after-start set-up; the services started now."""
+    # Start everything first, then wait: the JVMs warm up side by side (and a cluster's
+    # nodes answer only once a quorum of them runs).
+    fresh = [s for s in wanted if s.running() is None]
+    for service in fresh:
+        service.start()
+    for service in wanted:
+        service.wait_healthy()
+        service.after_start()
+    return fresh
+
+
+def started_summary(wanted: list[Service], fresh: list[Service], started_at: float) -> str:
+    """``(N started, M already running) in T s``, for the line ``up`` ends with."""
+    took = time.monotonic() - started_at
+    return f"({len(fresh)} started, {len(wanted) - len(fresh)} already running) in {took:.1f} s"
+
+
 def _print_endpoints() -> None:
     kafka, registry, influx = services()
+    assert isinstance(influx, InfluxDB)
     print(f"  kafka            {kafka.endpoint()}")
     print(f"  schema registry  {registry.endpoint()}")
     print(f"  influxdb         {influx.endpoint()}  (org {ORG}, bucket {BUCKET})")
@@ -62,12 +79,20 @@ def _print_endpoints() -> None:
     print(f"export F1_SCHEMA_REGISTRY_URL={registry.endpoint()}")
     print(f"export F1_INFLUX_URL={influx.endpoint()}")
     print(f"export F1_INFLUX_TOKEN_FILE={paths.influx_token_file()}")
+    # Scoped tokens: the sink needs only the write one, the pit wall and history the read one.
+    print(f"export F1_INFLUX_WRITE_TOKEN_FILE={influx.scoped_token_file('write')}")
+    print(f"export F1_INFLUX_READ_TOKEN_FILE={influx.scoped_token_file('read')}")
     print(f"export F1_INFLUX_ORG={ORG}")
     print(f"export F1_INFLUX_BUCKET={BUCKET}")
 
 
 def down() -> int:
-    for service in reversed(services()):
+    return stop_services(services())
+
+
+def stop_services(started: list[Service]) -> int:
+    """Stop ``started`` in reverse start order, one line each; 0."""
+    for service in reversed(started):
         record = service.stop()
         if record is None:
             print(f"{service.name:16} not running")
