@@ -8,8 +8,9 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 # Debian packages the tests and the stack use: Maven and a JDK for Kafka and the
 # registry, Go and Rust are expected on the machine for the influxd build;
-# kcat, docker-compose, chromium and chromium-driver are used by tests.
-APT_PACKAGES := maven kcat docker-compose chromium chromium-driver
+# kcat, docker-compose, chromium and chromium-driver are used by tests; openssl and nginx
+# by the secured stack (f1-stack up --secure: its certificates and its registry's TLS proxy).
+APT_PACKAGES := maven kcat docker-compose chromium chromium-driver openssl nginx
 
 .PHONY: help setup system-deps venv stack stack-down lint unit integration test demo bench clean
 

@@ -11,6 +11,10 @@ each other's data, and a running demo can share the same stack.
 The cluster drills also get the three-node cluster (``f1-stack up --brokers 3``: Kafka on
 19092-19094, Spark standalone on 17077), started once for the session by the ``cluster``
 fixture, beside the single-node stack whose registry and InfluxDB they use.
+
+The secured stack's tests get the secured stack (``f1-stack up --secure``: Kafka SASL_SSL on
+29092, the registry over TLS on 28081, InfluxDB on 28086), started once for the session by
+the ``secure_stack`` fixture; they need no other infrastructure.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -92,6 +97,16 @@ def cluster(source: str, endpoints: Endpoints, request: pytest.FixtureRequest) -
     from integration_tests.cluster_support import cluster_session
 
     yield from cluster_session(request, endpoints)
+
+
+@pytest.fixture(scope="session")
+def secure_stack(request: pytest.FixtureRequest) -> Iterator[Path]:
+    """The secured stack with its topics, once per session; stopped at the end if the session
+    started it (``F1_KEEP_STACK=1`` keeps it). Its state folder, where the CA, the password
+    files and the tokens are."""
+    from integration_tests.secure_support import secure_session
+
+    yield from secure_session(request)
 
 
 @pytest.fixture

@@ -14,6 +14,10 @@ from typing import Any
 from runtime.errors import InfrastructureError
 from runtime.kafka_security import kafka_security
 
+# The group end_offsets names (it reads offsets, never joins or commits); a secured cluster
+# grants it to the users that call end_offsets.
+END_OFFSETS_GROUP = "f1-end-offsets"
+
 
 def client_config(bootstrap: str, **extra: Any) -> dict[str, Any]:
     """The librdkafka configuration of one client: the bootstrap servers, the connection
@@ -71,7 +75,7 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 10.0) -> dict[int
     when the broker does not say."""
     from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-    consumer = Consumer(client_config(bootstrap, log_level=0, **{"group.id": "f1-end-offsets"}))
+    consumer = Consumer(client_config(bootstrap, log_level=0, **{"group.id": END_OFFSETS_GROUP}))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         if metadata is None or metadata.error is not None:

@@ -7,7 +7,8 @@ f1-stack status   each service with its pid, port, health and memory
 f1-stack logs     the last lines of a service's log (or follow it with -f)
 
 ``--brokers 3`` makes up, down, status and topics act on the three-node cluster
-(``stack.cluster``) instead of the single-node stack, which stays the default.
+(``stack.cluster``) instead of the single-node stack, which stays the default; ``--secure``
+makes them act on the secured stack (``stack.secure``: TLS, a login per service, ACLs).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 from runtime.command import StopSignal, add_verbose_flag, run_main
 from runtime.endpoints import Endpoints
+from runtime.errors import ConfigError
 from runtime.pacing import Rate
 from runtime.settings import flag_type, integer
-from stack import cluster, lifecycle, procs, spark_jars
+from stack import cluster, lifecycle, procs, secure, spark_jars
 from stack import demo as demo_module
 from stack.dashboard_serve import DashboardLogin
 from stack.service import Service
@@ -31,10 +33,12 @@ from stack.topics import broker_count, ensure_topics, platform_topics, replicati
 log = logging.getLogger(__name__)
 
 
-def status(brokers: int = 1) -> int:
+def status(brokers: int = 1, secured: bool = False) -> int:
     """Print one line per service; exit 0 only when every service is running and healthy."""
     if brokers != 1:
         return 0 if _service_lines(cluster.services()) else 1
+    if secured:
+        return 0 if _service_lines(secure.services()) else 1
     all_ok = _service_lines(lifecycle.services())
     where: Path | str
     if spark_jars.wanted():
@@ -47,6 +51,9 @@ def status(brokers: int = 1) -> int:
     if any(s.running() is not None for s in cluster.services()):
         print(f"\nthe {cluster.NODES}-node cluster (f1-stack status --brokers {cluster.NODES}):")
         _service_lines(cluster.services())
+    if any(s.running() is not None for s in secure.services()):
+        print("\nthe secured stack (f1-stack status --secure):")
+        _service_lines(secure.services())
     return 0 if all_ok else 1
 
 
@@ -70,14 +77,17 @@ def _service_lines(services: list[Service]) -> bool:
     return all_ok
 
 
-def topics(brokers: int = 1) -> int:
+def topics(brokers: int = 1, secured: bool = False) -> int:
     specs = platform_topics()
     bootstrap = cluster.bootstrap() if brokers != 1 else Endpoints.from_env().kafka_bootstrap
-    created = ensure_topics(bootstrap, specs)
+    login = None
+    if secured:
+        bootstrap, login = secure.bootstrap(), secure.topics_client_config()
+    created = ensure_topics(bootstrap, specs, security=login)
     for spec in specs:
         state = "created" if spec.name in created else "exists"
         print(f"{spec.name:24} {spec.partitions:>2} partition(s)  {state}")
-    replication = replication_for(broker_count(bootstrap))
+    replication = replication_for(broker_count(bootstrap, security=login))
     print(
         f"new topics on {bootstrap}: {replication.factor} replica(s), "
         f"min.insync.replicas {replication.min_insync}"
@@ -87,7 +97,8 @@ def topics(brokers: int = 1) -> int:
 
 def logs(name: str | None, lines: int, follow: bool, stop: StopSignal | None = None) -> int:
     known = {s.name: s for s in lifecycle.services()}
-    known.update((s.name, s) for s in cluster.services() if s.log_file.exists())
+    others = [*cluster.services(), *secure.services()]
+    known.update((s.name, s) for s in others if s.log_file.exists())
     if name is not None and name not in known:
         print(f"f1-stack: unknown service '{name}' (one of {', '.join(known)})", file=sys.stderr)
         return 2
@@ -153,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
             f"cluster (Kafka on 19092-19094, Spark standalone on 17077; state in "
             f"$F1_STATE_DIR/cluster), beside the single-node stack",
         )
+        command.add_argument(
+            "--secure",
+            action="store_true",
+            help="the secured stack: Kafka SASL_SSL on 29092, the registry over TLS with "
+            "basic auth on 28081, InfluxDB with scoped tokens on 28086, a user per service "
+            "(state in $F1_STATE_DIR/secure), beside the default stack",
+        )
     demo_parser = commands.add_parser(
         "demo",
         help="the stack, schemas and topics, then every service until Ctrl-C",
@@ -196,7 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
         "service",
         nargs="?",
         help="kafka, schema-registry or influxdb; of a cluster kafka-1..3, spark-master or "
-        "spark-worker",
+        "spark-worker; of the secured stack secure-kafka, secure-registry, registry-proxy or "
+        "secure-influxdb",
     )
     logs_parser.add_argument(
         "-n", "--lines", type=flag_type(integer(0)), default=40, help="lines to show (40)"
@@ -212,24 +231,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _checked(args: argparse.Namespace) -> argparse.Namespace:
-    """Flags argparse cannot check in one line (``--brokers``), and the demo's pit wall
-    login, before a stack is started for a demo that cannot run."""
+    """Flags argparse cannot check in one line (``--brokers``, and ``--secure`` with it), and
+    the demo's pit wall login, before a stack is started for a demo that cannot run."""
     if hasattr(args, "brokers"):
         args.brokers = cluster.parse_brokers(args.brokers)
+        if args.secure and args.brokers != 1:
+            raise ConfigError(
+                f"--secure is a single-node stack of its own; it does not go with "
+                f"--brokers {args.brokers}"
+            )
     if args.command == "demo":
         args.dashboard_login = DashboardLogin.from_env()
     return args
 
 
 def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
-    if args.command == "up":
-        return cluster.up() if args.brokers != 1 else lifecycle.up()
-    if args.command == "down":
-        return cluster.down() if args.brokers != 1 else lifecycle.down()
+    if args.command in ("up", "down"):
+        chosen = secure if args.secure else cluster if args.brokers != 1 else lifecycle
+        return chosen.up() if args.command == "up" else chosen.down()
     if args.command == "status":
-        return status(args.brokers)
+        return status(args.brokers, args.secure)
     if args.command == "topics":
-        return topics(args.brokers)
+        return topics(args.brokers, args.secure)
     if args.command == "demo":
         options = demo_module.Options(
             cars=args.cars,

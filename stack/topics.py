@@ -12,7 +12,9 @@ and one broker can die without losing or blocking anything.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -54,19 +56,27 @@ def platform_topics(topics: Topics | None = None) -> list[TopicSpec]:
     ]
 
 
-def broker_count(bootstrap: str, timeout_s: float = 30.0) -> int:
-    """How many brokers of the cluster at ``bootstrap`` are up."""
-    admin = AdminClient(client_config(bootstrap, log_level=0))
+def broker_count(
+    bootstrap: str, timeout_s: float = 30.0, security: Mapping[str, Any] | None = None
+) -> int:
+    """How many brokers of the cluster at ``bootstrap`` are up (``security``: the client's
+    login settings, for a secured cluster)."""
+    admin = AdminClient(client_config(bootstrap, log_level=0, **(security or {})))
     try:
         return len(admin.list_topics(timeout=timeout_s).brokers)
     except KafkaException as exc:
         raise InfrastructureError(f"Kafka at {bootstrap} is unreachable: {exc}") from exc
 
 
-def ensure_topics(bootstrap: str, specs: list[TopicSpec], timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(
+    bootstrap: str,
+    specs: list[TopicSpec],
+    timeout_s: float = 30.0,
+    security: Mapping[str, Any] | None = None,
+) -> list[str]:
     """Create the topics that do not exist yet, replicated as the cluster's size allows
     (:func:`replication_for`); the names of those created."""
-    admin = AdminClient(client_config(bootstrap, log_level=0))
+    admin = AdminClient(client_config(bootstrap, log_level=0, **(security or {})))
     try:
         metadata = admin.list_topics(timeout=timeout_s)
     except KafkaException as exc:
