@@ -37,6 +37,7 @@ from influxdb_client.rest import ApiException
 
 from runtime.errors import ConfigError, F1Error, InfrastructureError
 from sinks import influx_rejections
+from sinks.influx_check import check_writable
 
 log = logging.getLogger(__name__)
 
@@ -181,20 +182,11 @@ class InfluxWriter:
 
     def check(self) -> None:
         """At start-up: InfrastructureError if InfluxDB does not answer, ConfigError if the
-        token is refused or the bucket does not exist."""
+        token may not write or the bucket does not exist (:mod:`sinks.influx_check`)."""
         assert self._client is not None
         if not self._client.ping():
             raise InfrastructureError(f"InfluxDB at {self.url} is unreachable")
-        try:
-            found = self._client.buckets_api().find_bucket_by_name(self.bucket)
-        except ApiException as exc:
-            if exc.status in (401, 403):
-                raise ConfigError(f"InfluxDB at {self.url} refused the token") from exc
-            raise InfrastructureError(f"InfluxDB at {self.url}: {_message(exc)}") from exc
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise InfrastructureError(f"InfluxDB at {self.url} is unreachable: {exc}") from exc
-        if found is None:
-            raise ConfigError(f"bucket {self.bucket!r} does not exist in org {self.org!r}")
+        check_writable(self.url, self.org, self.bucket, lambda: self._post(b""))
 
     def _post(self, body: bytes) -> None:
         # influxdb_client annotates write_precision as the WritePrecision class, whose members
