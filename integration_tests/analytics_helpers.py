@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from confluent_kafka import Consumer, DeserializingConsumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, DeserializingConsumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.error import ConsumeError
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import StringDeserializer
@@ -158,7 +159,10 @@ def read_summaries(
     bootstrap: str, registry_url: str, topic: str, wait_s: float = 2.0
 ) -> list[dict]:
     """Every summary on ``topic``, decoded by confluent-kafka's own AvroDeserializer through
-    the registry (as any standard consumer would), committed transactions only."""
+    the registry (as any standard consumer would), committed transactions only. The
+    partitions are assigned, not subscribed, so a reader of the secured stack needs no
+    consumer group of its own; values that are no summary (the secured stack's probes) are
+    skipped."""
     deserializer = AvroDeserializer(
         SchemaRegistryClient(registry_access(registry_url).client_conf())
     )
@@ -166,19 +170,22 @@ def read_summaries(
         {
             **client_config(bootstrap),
             "group.id": f"read-{topic}-{time.monotonic_ns()}",
-            "auto.offset.reset": "earliest",
             "enable.auto.commit": False,
             "isolation.level": "read_committed",
             "key.deserializer": StringDeserializer("utf_8"),
             "value.deserializer": deserializer,
         }
     )
-    consumer.subscribe([topic])
+    partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
     out = []
     idle_since = time.monotonic()
     try:
         while time.monotonic() - idle_since < wait_s:
-            msg = consumer.poll(0.5)
+            try:
+                msg = consumer.poll(0.5)
+            except ConsumeError:  # no summary, or the group nobody needs: as msg.error() below
+                continue
             if msg is None or msg.error() is not None:
                 continue
             value = msg.value()

@@ -67,6 +67,21 @@ class Run:
         with out.open() as lines:
             return [json.loads(line) for line in lines]
 
+    def expected_counts(self) -> tuple[Counter[tuple[str, int]], dict[str, int]]:
+        """The simulator's records by (car, timestamp), each once, and by car."""
+        expected = self.expected_records
+        want = Counter((r["car_id"], r["timestamp"]) for r in expected)
+        assert len(want) == len(expected), "the simulator sent two records of a car at one time"
+        return want, dict(Counter(r["car_id"] for r in expected))
+
+    def drive(self) -> None:
+        """The consumers up, then the simulator's laps sent; it exited cleanly."""
+        self.start_consumers()
+        self.platform.start("simulator")
+        self.wait_for_simulator()
+        sent = f"{len(self.expected_records):,} records"
+        assert sent in self.platform.log_tail("simulator", 5)
+
     def start_consumers(self) -> None:
         """The dashboard, the sink and the analytics job, as the demo starts them first;
         back once the dashboard's consumer has found the telemetry topic and the analytics
@@ -151,15 +166,15 @@ class Run:
 
         return wait_until(f"{count} lap summaries", enough, timeout_s, poll_s=3.0)
 
-    def assert_every_service_has(self, poison: int = 0) -> None:
+    def assert_every_service_has(self, poison: int | None = 0) -> None:
         """Kafka, the dashboard, InfluxDB and the analytics job each hold exactly the
-        simulator's records (and the dashboard skipped ``poison`` bad ones)."""
-        expected = self.expected_records
-        want = Counter((r["car_id"], r["timestamp"]) for r in expected)
-        per_car = dict(Counter(r["car_id"] for r in expected))
+        simulator's records (and the dashboard skipped ``poison`` bad ones; None: not counted,
+        for topics other tests write to as well)."""
+        want, per_car = self.expected_counts()
         assert self.kafka_keys() == want, "Kafka: records lost or duplicated"
         wait_until("the dashboard's buffers", lambda: self.dashboard_records() == per_car, 90)
-        assert (self.health() or {}).get("decode_errors") == poison
+        if poison is not None:
+            assert (self.health() or {}).get("decode_errors") == poison
         wait_until("every point in InfluxDB", lambda: self.stored_points() == per_car, 120)
         laps = expected_summaries(self.telemetry())
         assert laps, "no lap was seen from line to line"
@@ -167,9 +182,10 @@ class Run:
         assert_summaries_match(summaries_by_key(summaries), laps)
 
     def lap_summaries(self) -> list[dict[str, Any]]:
-        """Every committed summary on the analytics topic."""
+        """Every committed summary of the session on the analytics topic."""
         e = self.endpoints
-        return read_summaries(e.kafka_bootstrap, e.registry_url, self.topics.analytics, wait_s=1.0)
+        found = read_summaries(e.kafka_bootstrap, e.registry_url, self.topics.analytics, wait_s=1.0)
+        return [s for s in found if s["session_id"] == self.session]
 
     def fail_message(self, what: str) -> str:
         tails = "\n".join(
@@ -192,31 +208,50 @@ def wait_until(what: str, probe: Callable[[], T], timeout_s: float, poll_s: floa
 
 @contextmanager
 def platform_run(
-    endpoints: Endpoints, unique: str, logs: Path, cars: int, rate: str, laps: int | None
+    endpoints: Endpoints,
+    unique: str,
+    logs: Path,
+    cars: int,
+    rate: str,
+    laps: int | None,
+    *,
+    secured: bool = False,
 ) -> Iterator[Run]:
-    """Topics, subjects and a bucket of this test, and the services (not started yet)."""
-    topics = Topics(
-        telemetry=f"e2e-{unique}", analytics=f"e2e-{unique}-laps", dlq=f"e2e-{unique}-dlq"
-    )
-    bucket = f"e2e-{unique}"
-    env = {
-        "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
-        "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
-        "F1_INFLUX_URL": endpoints.influx_url,
-        "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
-        "F1_INFLUX_ORG": endpoints.influx_org,
+    """Topics, subjects and a bucket of this test, and the services (not started yet).
+
+    ``secured``: on the secured stack (``f1-stack up --secure``), each service logged in as
+    its own user (``stack.secure_demo``). Its users' grants and tokens name the platform's
+    topics, sink group and bucket, so the run uses those and tells its data apart by its
+    session id; they are kept at the end, since no user of that stack may delete them."""
+    session = f"e2e-{unique}"
+    if secured:
+        topics, bucket = Topics.from_env(), endpoints.influx_bucket
+        env = {
+            # From the first micro-batch on: the topic holds earlier runs' sessions too.
+            "F1_ANALYTICS_STARTING_OFFSETS": "latest",
+        }
+    else:
+        topics = Topics(
+            telemetry=f"e2e-{unique}", analytics=f"e2e-{unique}-laps", dlq=f"e2e-{unique}-dlq"
+        )
+        bucket = f"e2e-{unique}"
+        env = {
+            "F1_KAFKA_BOOTSTRAP": endpoints.kafka_bootstrap,
+            "F1_SCHEMA_REGISTRY_URL": endpoints.registry_url.with_credentials(),
+            "F1_INFLUX_URL": endpoints.influx_url,
+            "F1_INFLUX_TOKEN": endpoints.influx_token.reveal(),
+            "F1_INFLUX_ORG": endpoints.influx_org,
+            "F1_SINK_GROUP": f"e2e-sink-{unique}",
+        }
+    env |= {
         "F1_INFLUX_BUCKET": bucket,
         "F1_TELEMETRY_TOPIC": topics.telemetry,
         "F1_ANALYTICS_TOPIC": topics.analytics,
         "F1_DLQ_TOPIC": topics.dlq,
-        "F1_SINK_GROUP": f"e2e-sink-{unique}",
         "F1_SINK_PROGRESS_S": "2",
         "F1_ANALYTICS_CHECKPOINT": str(logs / "checkpoint"),
         "SPARK_TRIGGER_INTERVAL": "1s",
     }
-    prepare(endpoints, topics)
-    create_bucket(endpoints, bucket)
-    session = f"e2e-{unique}"
     seed, start_s = 7, int(time.time())
     reproducible = ["--seed", str(seed), "--session-id", session, "--session-start", str(start_s)]
     options = Options(
@@ -228,13 +263,22 @@ def platform_run(
         env=env,
         logs_dir=logs,
     )
+    if secured:
+        from stack import secure_demo
+
+        secure_demo.prepare(topics, env)
+        options = secure_demo.secured(options)
+    else:
+        prepare(endpoints, topics)
+        create_bucket(endpoints, bucket)
     run = Run(endpoints, topics, bucket, session, reproducible, Platform(options), logs)
     try:
         yield run
     finally:
         run.platform.stop()
-        delete_bucket(endpoints, bucket)
-        _delete_topics(endpoints, topics)
+        if not secured:
+            delete_bucket(endpoints, bucket)
+            _delete_topics(endpoints, topics)
 
 
 def _delete_topics(endpoints: Endpoints, topics: Topics) -> None:

@@ -24,7 +24,7 @@ from runtime.endpoints import Endpoints
 from runtime.errors import ConfigError
 from runtime.pacing import Rate
 from runtime.settings import flag_type, integer
-from stack import cluster, lifecycle, procs, secure, spark_jars
+from stack import cluster, lifecycle, procs, secure, secure_demo, spark_jars
 from stack import demo as demo_module
 from stack.dashboard_serve import DashboardLogin
 from stack.service import Service
@@ -209,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=demo_module.DASHBOARD_PORT,
         help="(5006)",
     )
+    demo_parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="on the secured stack (f1-stack up --secure), each service logged in as its own "
+        "user; the schemas and topics made by its admin",
+    )
     logs_parser = commands.add_parser("logs", help="show a service's log")
     logs_parser.add_argument(
         "service",
@@ -262,6 +268,8 @@ def _dispatch(args: argparse.Namespace, stop: StopSignal) -> int:
             dashboard_port=args.dashboard_port,
             dashboard_login=args.dashboard_login,
         )
+        if args.secure:
+            return secure_demo.run(options, stop)
         return demo_module.run(options, stop)
     return logs(args.service, args.lines, args.follow, stop)
 

@@ -45,6 +45,8 @@ class Options:
     dashboard_port: int = DASHBOARD_PORT
     simulator_args: tuple[str, ...] = ()  # more f1-simulate flags (--seed, --session-id)
     env: Mapping[str, str] = field(default_factory=dict)  # on top of this process's env
+    # Each service's own settings on top of ``env`` (on the secured stack: its user's login).
+    service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     logs_dir: Path | None = None  # default: the state folder's logs
     # The pit wall's login (F1_DASHBOARD_BASIC_AUTH_FILE); None: none, on loopback only.
     dashboard_login: DashboardLogin | None = None
@@ -106,12 +108,15 @@ class Platform:
         logs = options.logs_dir or paths.logs_dir()
         self.env = {**os.environ, **options.env, "PYTHONUNBUFFERED": "1"}
         self.services = {
-            name: Service(name, argv, logs / f"demo-{name}.log")
+            name: Service(
+                name, argv, logs / f"demo-{name}.log", env=options.service_env.get(name, {})
+            )
             for name, argv in service_commands(options).items()
         }
         if options.dashboard_login is not None:
             # The cookie secret reaches the pit wall alone, through its environment.
-            self.services["dashboard"].env = options.dashboard_login.panel_env()
+            dashboard = self.services["dashboard"]
+            dashboard.env = {**dashboard.env, **options.dashboard_login.panel_env()}
 
     @property
     def dashboard_url(self) -> str:
@@ -199,6 +204,12 @@ def run(options: Options, stop: StopSignal) -> int:
     """The stack, the contract, then every service until ``stop`` is set (Ctrl-C)."""
     lifecycle.up()
     prepare(Endpoints.from_env(), Topics.from_env())
+    return supervise(options, stop, "f1-stack down")
+
+
+def supervise(options: Options, stop: StopSignal, stack_down: str) -> int:
+    """Every service, on a stack that is up, until ``stop`` is set; ``stack_down``: the
+    command that stops that stack, for the user."""
     platform = Platform(options)
     platform.start()
     platform.start_dashboard_feed()
@@ -209,7 +220,7 @@ def run(options: Options, stop: StopSignal) -> int:
     if options.dashboard_login is not None:
         print(f"login:     the users of {options.dashboard_login.users_file}")
     print(f"logs:      {next(iter(platform.services.values())).log_file.parent}/demo-*.log")
-    print("Ctrl-C stops the platform (the stack keeps running; `f1-stack down` stops it).\n")
+    print(f"Ctrl-C stops the platform (the stack keeps running; `{stack_down}` stops it).\n")
 
     reported: set[str] = set()
     while not stop.is_set():

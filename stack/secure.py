@@ -85,36 +85,54 @@ def up() -> int:
 def export_lines(users: list[ServiceUser]) -> list[str]:
     """What ``up --secure`` prints for the shell: the settings every service shares, then
     per service its user, password files and InfluxDB token file."""
-    kafka, _, proxy, influx = services()
-    assert isinstance(influx, SecureInfluxDB)
-    ca = certificates().ca
-    lines = [
-        "# for every service and client in this shell:",
-        f"export F1_KAFKA_BOOTSTRAP={kafka.endpoint()}",
-        "export F1_KAFKA_SECURITY_PROTOCOL=SASL_SSL",
-        f"export F1_KAFKA_SASL_MECHANISM={MECHANISM}",
-        f"export F1_KAFKA_SSL_CA_LOCATION={ca}",
-        f"export F1_SCHEMA_REGISTRY_URL={proxy.endpoint()}",
-        f"export F1_SCHEMA_REGISTRY_CA_LOCATION={ca}",
-        f"export F1_INFLUX_URL={influx.endpoint()}",
-        f"export F1_INFLUX_ORG={ORG}",
-        f"export F1_INFLUX_BUCKET={BUCKET}",
-        "# then, in the shell of each service, its own user and secrets:",
-    ]
+    lines = ["# for every service and client in this shell:"]
+    lines += [f"export {name}={value}" for name, value in shared_env().items()]
+    lines.append("# then, in the shell of each service, its own user and secrets:")
     for user in users:
         lines.append(f"# {user.name}: {user.used_by}")
-        assignments = [
-            f"F1_KAFKA_SASL_USERNAME={user.name}",
-            f"F1_KAFKA_SASL_PASSWORD_FILE={kafka_password_file(user.name)}",
-            f"F1_SCHEMA_REGISTRY_USERNAME={user.name}",
-            f"F1_SCHEMA_REGISTRY_PASSWORD_FILE={registry_password_file(user.name)}",
-        ]
-        if user.influx == "write":
-            assignments.append(f"F1_INFLUX_WRITE_TOKEN_FILE={influx.scoped_token_file('write')}")
-        if user.influx == "read":
-            assignments.append(f"F1_INFLUX_READ_TOKEN_FILE={influx.scoped_token_file('read')}")
+        assignments = [f"{name}={value}" for name, value in user_env(user).items()]
         lines.append("export " + " ".join(assignments))
     return lines
+
+
+def shared_env() -> dict[str, str]:
+    """The settings every client of the secured stack shares: where it is, how to log in."""
+    kafka, _, proxy, influx = services()
+    ca = str(certificates().ca)
+    return {
+        "F1_KAFKA_BOOTSTRAP": kafka.endpoint(),
+        "F1_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "F1_KAFKA_SASL_MECHANISM": MECHANISM,
+        "F1_KAFKA_SSL_CA_LOCATION": ca,
+        "F1_SCHEMA_REGISTRY_URL": proxy.endpoint(),
+        "F1_SCHEMA_REGISTRY_CA_LOCATION": ca,
+        "F1_INFLUX_URL": influx.endpoint(),
+        "F1_INFLUX_ORG": ORG,
+        "F1_INFLUX_BUCKET": BUCKET,
+    }
+
+
+def user_env(user: ServiceUser) -> dict[str, str]:
+    """One user's own settings: its logins (password files) and its InfluxDB token file."""
+    influx = services()[3]
+    assert isinstance(influx, SecureInfluxDB)
+    env = {
+        "F1_KAFKA_SASL_USERNAME": user.name,
+        "F1_KAFKA_SASL_PASSWORD_FILE": str(kafka_password_file(user.name)),
+        "F1_SCHEMA_REGISTRY_USERNAME": user.name,
+        "F1_SCHEMA_REGISTRY_PASSWORD_FILE": str(registry_password_file(user.name)),
+    }
+    if user.influx == "write":
+        env["F1_INFLUX_WRITE_TOKEN_FILE"] = str(influx.scoped_token_file("write"))
+    if user.influx == "read":
+        env["F1_INFLUX_READ_TOKEN_FILE"] = str(influx.scoped_token_file("read"))
+    return env
+
+
+def user_env_of(name: str) -> dict[str, str]:
+    """:func:`user_env` of the user called ``name``."""
+    (user,) = [u for u in service_users() if u.name == name]
+    return user_env(user)
 
 
 def topics_client_config() -> dict[str, Any]:
