@@ -158,16 +158,21 @@ class Kafka(Service):
         return [self.port, self.controller_port]
 
     def healthy(self) -> bool:
+        return bool(self.registered_brokers())
+
+    def registered_brokers(self) -> set[int]:
+        """The broker ids the node's metadata lists (none while its port is closed or it
+        does not answer yet)."""
         if not procs.port_open(self.port):
-            return False
+            return set()
         from confluent_kafka.admin import AdminClient
 
         admin = AdminClient(local_stack_config(self.endpoint(), log_level=0))
         try:
             metadata = admin.list_topics(timeout=2)
         except Exception:  # any client error means "not ready yet"
-            return False
-        return bool(metadata.brokers)
+            return set()
+        return set(metadata.brokers)
 
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.kafka import local_stack_config
-from stack import paths, procs
+from stack import paths
 from stack.kafka import Kafka, new_cluster_id
 
 NODES = 3
@@ -82,7 +81,22 @@ def bootstrap() -> str:
     return ",".join(f"127.0.0.1:{broker_port(n)}" for n in range(1, NODES + 1))
 
 
-class KafkaNode(Kafka):
+class ClusterFiles:
+    """Pid and log files of a cluster service, under the cluster's folder, apart from the
+    single-node stack's (mixed in before :class:`stack.service.Service`)."""
+
+    name: str
+
+    @property
+    def pid_file(self) -> Path:
+        return cluster_dir() / "pids" / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return cluster_dir() / "logs" / f"{self.name}.log"
+
+
+class KafkaNode(ClusterFiles, Kafka):
     """One node of the cluster: broker ``1909x`` and controller ``1919x``."""
 
     start_timeout_s = 120.0
@@ -94,14 +108,6 @@ class KafkaNode(Kafka):
         self.name = f"kafka-{node}"
         self.port = broker_port(node)
         self.controller_port = controller_port(node)
-
-    @property
-    def pid_file(self) -> Path:
-        return cluster_dir() / "pids" / f"{self.name}.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return cluster_dir() / "logs" / f"{self.name}.log"
 
     @property
     def data_dir(self) -> Path:
@@ -130,16 +136,7 @@ class KafkaNode(Kafka):
 
     def healthy(self) -> bool:
         """The node answers and is a registered, unfenced broker of the cluster."""
-        if not procs.port_open(self.port):
-            return False
-        from confluent_kafka.admin import AdminClient
-
-        admin = AdminClient(local_stack_config(self.endpoint(), log_level=0))
-        try:
-            metadata = admin.list_topics(timeout=2)
-        except Exception:  # any client error means "not ready yet"
-            return False
-        return self.node in metadata.brokers
+        return self.node in self.registered_brokers()
 
     def describe(self) -> str:
         return f"{self.endpoint()} (controller {self.controller_port})"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from stack import spark_jars, tools
-from stack.kafka_cluster import cluster_dir
+from stack.kafka_cluster import ClusterFiles, cluster_dir
 from stack.service import Launch, Service
 
 MASTER_PORT = 17077
@@ -72,17 +72,9 @@ def master_state(timeout_s: float = 2.0) -> dict[str, Any] | None:
         return None
 
 
-class _SparkDaemon(Service):
+class _SparkDaemon(ClusterFiles, Service):
     start_timeout_s = 90.0
     ui_port: int
-
-    @property
-    def pid_file(self) -> Path:
-        return cluster_dir() / "pids" / f"{self.name}.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return cluster_dir() / "logs" / f"{self.name}.log"
 
     @property
     def data_dir(self) -> Path:
