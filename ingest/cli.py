@@ -447,15 +447,7 @@ def _summary(ingest: GameIngest, sink, progress: Progress, stop: StopEvent) -> i
         why,
     )
     stats = getattr(sink, "stats", None)
-    undelivered = progress.undelivered
-    if stats is not None and (stats.failed or undelivered):
-        print(
-            f"{PROG}: {stats.failed + undelivered} record(s) were not delivered"
-            f" (last error: {stats.last_error or 'flush timed out'})",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return 0 if stats is None else stats.exit_code(PROG, progress.undelivered)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -452,14 +452,7 @@ def _summary(records: int, elapsed: float, sink, undelivered: int, stop: StopSig
         stats.failed,
         why,
     )
-    if stats.failed or undelivered:
-        print(
-            f"{PROG}: {stats.failed + undelivered} record(s) were not delivered"
-            f" (last error: {stats.last_error or 'flush timed out'})",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return stats.exit_code(PROG, undelivered)
 
 
 def _report(sim, settings: Settings) -> int:

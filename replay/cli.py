@@ -390,14 +390,7 @@ def _summary(done: Replayed, output: Any, stop: StopSignal, shift_us: int | None
         shift,
         why,
     )
-    if stats.failed or done.undelivered:
-        print(
-            f"{PROG}: {stats.failed + done.undelivered} record(s) were not delivered"
-            f" (last error: {stats.last_error or 'flush timed out'})",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return stats.exit_code(PROG, done.undelivered)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

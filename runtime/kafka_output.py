@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import operator
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -77,6 +78,18 @@ class DeliveryStats:
     @property
     def delivered(self) -> int:
         return max(0, self.produced - self.failed - self.queued())
+
+    def exit_code(self, prog: str, undelivered: int) -> int:
+        """A command's exit code once it has flushed: 1 with one line on stderr when records
+        failed or ``undelivered`` were still queued, else 0."""
+        if not (self.failed or undelivered):
+            return 0
+        print(
+            f"{prog}: {self.failed + undelivered} record(s) were not delivered"
+            f" (last error: {self.last_error or 'flush timed out'})",
+            file=sys.stderr,
+        )
+        return 1
 
 
 def produce_all(
