@@ -7,7 +7,7 @@ sessions are open there is one consumer feeding one shared model.
 
 import panel as pn
 
-from dashboard import theme
+from dashboard import heap, theme
 from dashboard.feed import log_to_server
 from dashboard.page import Page
 
@@ -15,3 +15,7 @@ log_to_server()
 pn.extension(theme="dark", raw_css=[theme.PAGE_CSS])
 
 Page().view().servable(title="F1 pit wall")
+# The session's models now live as long as it does: out of the collector's walks until it
+# ends (dashboard.heap).
+heap.session_built()
+pn.state.on_session_destroyed(heap.session_closed)
