@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.laps import INPUT_COLUMNS, INPUT_DTYPES, LapState, advance
+from analytics.laps import advance
 from circuit import silverstone
 from producer.simulation import Simulation, concat_batches
-from tests.analytics_reference import assert_summaries_match, expected_summaries, with_defaults
+from tests.analytics_reference import assert_summaries_match, expected_summaries
+from tests.micro_batches import job_columns, run_in_chunks
 
 
 @pytest.fixture(scope="module")
@@ -20,37 +20,8 @@ def telemetry() -> pd.DataFrame:
     return pd.DataFrame(concat_batches(batches))
 
 
-def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The job's input columns of telemetry rows, as the Spark job hands them over (a field
-    an older writer did not have holds the schema's default)."""
-    df = with_defaults(df).rename(columns={"timestamp": "ts_us"})
-    return {
-        name: df[name].to_numpy(dtype=INPUT_DTYPES.get(name, np.float64)) for name in INPUT_COLUMNS
-    }
-
-
-def _run(df: pd.DataFrame, chunks: list[int]) -> tuple[dict, dict[str, LapState | None]]:
-    """Feed each car's records in chunks of the given sizes (cycled), as micro-batches."""
-    got: dict = {}
-    states: dict[str, LapState | None] = {}
-    for car, g in df.groupby("car_id"):
-        state = None
-        pos, i = 0, 0
-        while pos < len(g):
-            part = g.iloc[pos : pos + chunks[i % len(chunks)]]
-            state, done = advance("unit", str(car), state, _columns(part))
-            for s in done:
-                key = (s["session_id"], s["car_id"], s["lap"])
-                assert key not in got, f"lap summarised twice: {key}"
-                got[key] = s
-            pos += len(part)
-            i += 1
-        states[str(car)] = state
-    return got, states
-
-
 def test_summaries_equal_the_independent_computation(telemetry: pd.DataFrame) -> None:
-    got, _ = _run(telemetry, [997, 13, 4000, 1])
+    got, _ = run_in_chunks(telemetry, [997, 13, 4000, 1])
     want = expected_summaries(telemetry)
     assert_summaries_match(got, want)
     # car-01 starts on the line, car-02 mid-track: neither first lap is complete (not seen
@@ -63,7 +34,7 @@ def test_summaries_equal_the_independent_computation(telemetry: pd.DataFrame) ->
 
 
 def test_lap_times_are_plausible_and_sectors_add_up(telemetry: pd.DataFrame) -> None:
-    got, _ = _run(telemetry, [5000])
+    got, _ = run_in_chunks(telemetry, [5000])
     for s in got.values():
         assert 80 < s["lap_time_s"] < 110
         assert s["sector1_s"] + s["sector2_s"] + s["sector3_s"] == pytest.approx(s["lap_time_s"])
@@ -72,33 +43,33 @@ def test_lap_times_are_plausible_and_sectors_add_up(telemetry: pd.DataFrame) -> 
 
 
 def test_micro_batch_boundaries_do_not_change_the_result(telemetry: pd.DataFrame) -> None:
-    one, _ = _run(telemetry, [len(telemetry)])
-    many, _ = _run(telemetry, [1, 2, 3, 500, 7])
+    one, _ = run_in_chunks(telemetry, [len(telemetry)])
+    many, _ = run_in_chunks(telemetry, [1, 2, 3, 500, 7])
     assert_summaries_match(many, one, rel=1e-12)  # sums in another order: last bits only
 
 
 def test_duplicates_and_out_of_order_records_are_dropped(telemetry: pd.DataFrame) -> None:
     car = telemetry[telemetry["car_id"] == "car-01"]
     half = len(car) // 2
-    state, first = advance("unit", "car-01", None, _columns(car.iloc[:half]))
+    state, first = advance("unit", "car-01", None, job_columns(car.iloc[:half]))
     # The same records again, then an older slice: nothing new, and counted.
-    state, again = advance("unit", "car-01", state, _columns(car.iloc[half - 100 : half]))
+    state, again = advance("unit", "car-01", state, job_columns(car.iloc[half - 100 : half]))
     assert again == [] and state is not None and state.dropped == 100
-    state, rest = advance("unit", "car-01", state, _columns(car.iloc[half:]))
-    whole, _ = _run(car, [len(car)])
+    state, rest = advance("unit", "car-01", state, job_columns(car.iloc[half:]))
+    whole, _ = run_in_chunks(car, [len(car)])
     assert {s["lap"] for s in first + rest} == {k[2] for k in whole}
 
 
 def test_rows_in_any_order_within_a_batch(telemetry: pd.DataFrame) -> None:
     car = telemetry[telemetry["car_id"] == "car-02"]
     shuffled = car.sample(frac=1.0, random_state=7)
-    _, in_order = advance("unit", "car-02", None, _columns(car))
-    _, mixed = advance("unit", "car-02", None, _columns(shuffled))
+    _, in_order = advance("unit", "car-02", None, job_columns(car))
+    _, mixed = advance("unit", "car-02", None, job_columns(shuffled))
     assert in_order == mixed and in_order
 
 
 def test_a_gap_in_lap_numbers_completes_nothing(telemetry: pd.DataFrame) -> None:
     car = telemetry[telemetry["car_id"] == "car-01"]
     without_lap_2 = car[car["lap"] != 2]
-    _, done = advance("unit", "car-01", None, _columns(without_lap_2))
+    _, done = advance("unit", "car-01", None, job_columns(without_lap_2))
     assert all(s["lap"] not in (1, 2, 3) for s in done)

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.laps import INPUT_COLUMNS, INPUT_DTYPES, LapState, advance
 from schemas.serde import Deserializer, Serializer, load_schema
 from schemas.topics import HISTORY_DIR, TELEMETRY_SCHEMA_FILE
 from tests import race_samples
@@ -18,41 +17,15 @@ from tests.analytics_reference import (
     V2_DEFAULTS,
     assert_summaries_match,
     expected_summaries,
-    with_defaults,
 )
 from tests.avro_samples import with_game_fields
 from tests.fakes import FakeRegistry
+from tests.micro_batches import run_in_chunks
 from tests.race_samples import START_US, drive
 
 
-def _columns(df: pd.DataFrame) -> dict[str, np.ndarray]:
-    df = with_defaults(df).rename(columns={"timestamp": "ts_us"})
-    return {
-        name: df[name].to_numpy(dtype=INPUT_DTYPES.get(name, np.float64)) for name in INPUT_COLUMNS
-    }
-
-
-def _run(df: pd.DataFrame, chunks: list[int]) -> dict:
-    """Each car's records in chunks of the given sizes (cycled), as micro-batches; the
-    summaries by (session, car, lap), each lap at most once."""
-    got: dict = {}
-    for car, g in df.groupby("car_id"):
-        state: LapState | None = None
-        pos, i = 0, 0
-        while pos < len(g):
-            part = g.iloc[pos : pos + chunks[i % len(chunks)]]
-            state, done = advance("unit", str(car), state, _columns(part))
-            for s in done:
-                key = (s["session_id"], s["car_id"], s["lap"])
-                assert key not in got, f"lap summarised twice: {key}"
-                got[key] = s
-            pos += len(part)
-            i += 1
-    return got
-
-
 def _summaries(records: list[dict[str, Any]], chunks: list[int]) -> dict:
-    return _run(pd.DataFrame(records), chunks)
+    return run_in_chunks(pd.DataFrame(records), chunks)[0]
 
 
 def test_a_race_car_from_the_grid_has_lap_1_timed_from_lights_out() -> None:
@@ -129,7 +102,7 @@ def test_v1_v2_and_v3_writers_in_one_topic_give_summaries_of_one_shape() -> None
     reader = Deserializer(registry, TELEMETRY_SCHEMA_FILE)
     decoded = pd.DataFrame([reader.decode(values[i]) for i in order])
     assert decoded.columns.tolist() == [f["name"] for f in TELEMETRY_V3["fields"]]
-    got = _run(decoded, [37])
+    got, _ = run_in_chunks(decoded, [37])
     old = {k[2]: s for k, s in got.items() if k[1] == "car-01"}
     new = {k[2]: s for k, s in got.items() if k[1] == "car-02"}
     game = {k[2]: s for k, s in got.items() if k[1] == "car-03"}
