@@ -27,6 +27,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from runtime.errors import ConfigError
 from runtime.settings import Secret, Setting, secret_from
 
+# Seconds an HTTP request to the registry may take before the client gives up on it (and
+# retries): schemas are small, the registry answers in milliseconds.
+REQUEST_TIMEOUT_S = 10.0
+
 REGISTRY_USERNAME: Setting[Any] = Setting(
     "F1_SCHEMA_REGISTRY_USERNAME", "", "Schema Registry username (basic auth)"
 )
@@ -102,8 +106,10 @@ class RegistryAccess:
     ca_location: str = ""
 
     def client_conf(self) -> dict[str, Any]:
-        """The Confluent client's configuration (``url``, basic auth, CA)."""
-        conf: dict[str, Any] = {"url": self.url}
+        """The Confluent client's configuration (``url``, basic auth, CA, a request timeout)."""
+        # Without a timeout the Confluent client waits for ever on a response that never comes
+        # (a registry that took the request and stalled); with one, it retries the request.
+        conf: dict[str, Any] = {"url": self.url, "timeout": REQUEST_TIMEOUT_S}
         if self.username:
             conf["basic.auth.user.info"] = f"{self.username}:{self.password.reveal()}"
         if self.ca_location:

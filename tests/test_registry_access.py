@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import json
+import socket
+import time
 
 import certifi
 import pytest
+from confluent_kafka.schema_registry import SchemaRegistryClient
 
 from runtime import endpoints
 from runtime.errors import ConfigError
-from runtime.registry_access import ALL, RegistryUrl, registry_access, split_credentials
+from runtime.registry_access import (
+    ALL,
+    REQUEST_TIMEOUT_S,
+    RegistryUrl,
+    registry_access,
+    split_credentials,
+)
 from schemas import cli as schemas_cli
 from schemas.registry import SchemaRegistry, probe
 from tests.registry_server import registry_with_basic_auth
@@ -66,6 +75,7 @@ def test_the_client_gets_basic_auth_and_the_ca(monkeypatch) -> None:
         "url": "https://registry.example/apis/ccompat/v7",
         "basic.auth.user.info": f"sink:{PASSWORD}",
         "ssl.ca.location": certifi.where(),
+        "timeout": REQUEST_TIMEOUT_S,
     }
     assert PASSWORD not in repr(access)
     given: list[dict] = []
@@ -73,6 +83,22 @@ def test_the_client_gets_basic_auth_and_the_ca(monkeypatch) -> None:
     SchemaRegistry("https://registry.example/apis/ccompat/v7")
     assert given[0]["basic.auth.user.info"] == f"sink:{PASSWORD}"
     assert given[0]["ssl.ca.location"] == certifi.where()
+
+
+def test_a_registry_that_takes_a_request_and_never_answers_does_not_hang_the_client(
+    monkeypatch,
+) -> None:
+    monkeypatch.setattr("runtime.registry_access.REQUEST_TIMEOUT_S", 0.3)
+    with socket.socket() as server:  # accepts connections (the backlog), never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        client = SchemaRegistryClient({**registry_access(url).client_conf(), "max.retries": 0})
+        started = time.monotonic()
+        with pytest.raises(Exception) as raised:  # the HTTP library's own timeout error
+            client.get_subjects()
+        assert "Timeout" in type(raised.value).__name__
+        assert time.monotonic() - started < 3
 
 
 def test_the_password_may_come_from_a_file(monkeypatch, tmp_path) -> None:
