@@ -26,8 +26,9 @@ def session_built() -> None:
     gc.freeze()
 
 
-def session_closed(_context: object = None) -> None:
-    """Call when a session ends: collect its cycles in one pass, freeze the survivors."""
+def session_closed(_session_context: object) -> None:
+    """Call when a session ends (Bokeh's session-destroyed callback, whose one argument is
+    the session's context): collect its cycles in one pass, freeze the survivors."""
     started = time.perf_counter()
     gc.unfreeze()
     freed = gc.collect()
