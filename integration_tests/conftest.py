@@ -30,6 +30,8 @@ import pytest
 from runtime.endpoints import Endpoints
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from integration_tests.cluster_support import Cluster
 
 
@@ -107,6 +109,19 @@ def secure_stack(request: pytest.FixtureRequest) -> Iterator[Path]:
     from integration_tests.secure_support import secure_session
 
     yield from secure_session(request)
+
+
+@pytest.fixture(scope="session")
+def spark(endpoints: Endpoints) -> Iterator[SparkSession]:
+    """One Spark session (``local[2]``, the job's own settings) for every test that runs Spark
+    in this process: starting one costs seconds on these 2-core machines. Each test has its
+    own topics and checkpoint."""
+    from analytics.spark_session import build_session
+
+    session = build_session("f1-integration-tests")
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
 
 
 @pytest.fixture

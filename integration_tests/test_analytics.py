@@ -1,12 +1,11 @@
 """The analytics job on the real stack: Kafka in, Spark, Kafka out, checked from the outside.
 
-One SparkSession for the module (starting Spark costs seconds on these 2-core machines); each
-test has its own topics, subjects and checkpoint.
+The Spark session is the test run's one (``spark`` in ``conftest.py``); each test has its own
+topics, subjects and checkpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,6 @@ from pyspark.sql import SparkSession
 
 from analytics.job import AnalyticsJob
 from analytics.publish import format_summary
-from analytics.spark_session import build_session
 from integration_tests.analytics_helpers import (
     Session,
     caught_up,
@@ -40,14 +38,6 @@ from tests.avro_samples import with_game_fields
 from tests.race_samples import drive
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def spark(endpoints: Endpoints) -> Iterator[SparkSession]:
-    session = build_session("f1-analytics-tests")
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def test_completed_laps_are_summarised_exactly_as_the_raw_telemetry_says(

@@ -6,14 +6,12 @@ old one publishes its own summaries instead of taking its batches for the old ru
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 from analytics.job import AnalyticsJob
-from analytics.spark_session import build_session
 from integration_tests.analytics_helpers import (
     Session,
     caught_up,
@@ -32,14 +30,6 @@ from schemas.serde import frame
 from tests.analytics_reference import assert_summaries_match, expected_summaries
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def spark(endpoints: Endpoints) -> Iterator[SparkSession]:
-    session = build_session("f1-analytics-run-tests")
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def test_a_flood_of_poison_schema_ids_costs_one_registry_round(

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,9 @@ from schemas.registry import SchemaRegistry
 from schemas.serde import telemetry_deserializer
 from schemas.topics import Topics
 from tests.analytics_reference import pytest_approx
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 pytestmark = pytest.mark.integration
 
@@ -115,32 +119,26 @@ def stored(endpoints: Endpoints, tmp_path_factory: pytest.TempPathFactory) -> It
         delete_bucket(endpoints, bucket)
 
 
-def _analytics(endpoints: Endpoints, runs: list[tuple[Topics, Path]]) -> list[dict]:
-    """The analytics job over each run's telemetry topic (one Spark session for all); the lap
-    summaries each published, by (session, car, lap)."""
+def _analytics(
+    endpoints: Endpoints, spark: SparkSession, runs: list[tuple[Topics, Path]]
+) -> list[dict]:
+    """The analytics job over each run's telemetry topic; the lap summaries each published,
+    by (session, car, lap)."""
     from analytics.job import AnalyticsJob
-    from analytics.spark_session import build_session
 
-    spark = build_session("f1-replay-tests")
-    spark.sparkContext.setLogLevel("ERROR")
     out = []
-    try:
-        for topics, checkpoint in runs:
-            settings = job_settings(endpoints, topics, checkpoint)
-            ends = end_offsets(endpoints.kafka_bootstrap, topics.telemetry)
-            with AnalyticsJob(settings, spark, echo=None) as job:
-                run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
-            found = read_summaries(
-                endpoints.kafka_bootstrap, endpoints.registry_url, topics.analytics
-            )
-            out.append(summaries_by_key(found))
-    finally:
-        spark.stop()
+    for topics, checkpoint in runs:
+        settings = job_settings(endpoints, topics, checkpoint)
+        ends = end_offsets(endpoints.kafka_bootstrap, topics.telemetry)
+        with AnalyticsJob(settings, spark, echo=None) as job:
+            run_job(job, caught_up(topics.telemetry, ends), timeout_s=300)
+        found = read_summaries(endpoints.kafka_bootstrap, endpoints.registry_url, topics.analytics)
+        out.append(summaries_by_key(found))
     return out
 
 
 def test_a_replay_from_influxdb_equals_the_original_down_to_its_lap_summaries(
-    stored: Stored, tmp_path: Path
+    stored: Stored, spark: SparkSession, tmp_path: Path
 ) -> None:
     e = stored.endpoints
     again = make_topics(e.kafka_bootstrap, e.registry_url, f"replay-{stored.unique}-again")
@@ -162,7 +160,7 @@ def test_a_replay_from_influxdb_equals_the_original_down_to_its_lap_summaries(
     pd.testing.assert_frame_equal(replayed[same], original[same])
 
     laps_original, laps_replayed = _analytics(
-        e, [(stored.topics, tmp_path / "ck-original"), (again, tmp_path / "ck-replay")]
+        e, spark, [(stored.topics, tmp_path / "ck-original"), (again, tmp_path / "ck-replay")]
     )
     assert sorted((car, lap) for _s, car, lap in laps_original) == [
         (f"car-0{n}", lap) for n in range(1, CARS + 1) for lap in range(1, LAPS + 1)

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -21,6 +22,9 @@ from integration_tests.kafka_io import consume
 from runtime.endpoints import Endpoints
 from runtime.kafka import client_config, spark_kafka_options
 from runtime.registry_access import registry_access
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 LAP_V1 = {
     "type": "record",
@@ -121,19 +125,16 @@ def test_influxdb_write_and_flux_read(endpoints: Endpoints, unique: str) -> None
 
 
 def test_spark_reads_the_topic_and_decodes_with_from_avro(
-    endpoints: Endpoints, unique: str
+    endpoints: Endpoints, spark: SparkSession, unique: str
 ) -> None:
     from pyspark.sql.avro.functions import from_avro
     from pyspark.sql.functions import expr
-
-    from analytics.spark_session import build_session
 
     topic = f"it-spark-{unique}"
     _create_topic(endpoints, topic)
     registry = _produce_probes(endpoints, topic)
     writer_schema = registry.get_latest_version(f"{topic}-value").schema.schema_str
 
-    spark = build_session("f1-integration-test")
     raw = (
         spark.read.format("kafka")
         .options(**spark_kafka_options(endpoints.kafka_bootstrap))
