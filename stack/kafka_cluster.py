@@ -82,18 +82,12 @@ def bootstrap() -> str:
 
 
 class ClusterFiles:
-    """Pid and log files of a cluster service, under the cluster's folder, apart from the
-    single-node stack's (mixed in before :class:`stack.service.Service`)."""
-
-    name: str
+    """A cluster service: its pid, log and data files under the cluster's folder, apart from
+    the single-node stack's (mixed in before :class:`stack.service.Service`)."""
 
     @property
-    def pid_file(self) -> Path:
-        return cluster_dir() / "pids" / f"{self.name}.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return cluster_dir() / "logs" / f"{self.name}.log"
+    def home(self) -> Path:
+        return cluster_dir()
 
 
 class KafkaNode(ClusterFiles, Kafka):
@@ -108,10 +102,6 @@ class KafkaNode(ClusterFiles, Kafka):
         self.name = f"kafka-{node}"
         self.port = broker_port(node)
         self.controller_port = controller_port(node)
-
-    @property
-    def data_dir(self) -> Path:
-        return cluster_dir() / self.name
 
     def server_properties(self, data: Path) -> str:
         return NODE_PROPERTIES.format(

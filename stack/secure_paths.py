@@ -42,19 +42,15 @@ def registry_password_file(user: str) -> Path:
 
 
 class SecuredStackFiles:
-    """A stack service whose pid, log and data live in the secured stack's folder; its data
-    folder is ``folder`` (the service's short name) there."""
+    """A stack service whose pid, log and data live in the secured stack's folder (mixed in
+    before :class:`stack.service.Service`); its data folder is ``folder`` (the service's
+    short name) there."""
 
-    name: str
     folder: str
 
     @property
-    def pid_file(self) -> Path:
-        return secure_dir() / "pids" / f"{self.name}.pid"
-
-    @property
-    def log_file(self) -> Path:
-        return logs_dir() / f"{self.name}.log"
+    def home(self) -> Path:
+        return secure_dir()
 
     @property
     def data_dir(self) -> Path:

@@ -31,16 +31,22 @@ class Service(ABC):
     start_timeout_s: float = 120.0
 
     @property
+    def home(self) -> Path:
+        """The stack's folder this service belongs to: its ``pids/`` and ``logs/`` are there
+        (a cluster's or the secured stack's services name their own)."""
+        return paths.state_dir()
+
+    @property
     def pid_file(self) -> Path:
-        return paths.state_dir() / "pids" / f"{self.name}.pid"
+        return self.home / "pids" / f"{self.name}.pid"
 
     @property
     def log_file(self) -> Path:
-        return paths.logs_dir() / f"{self.name}.log"
+        return self.home / "logs" / f"{self.name}.log"
 
     @property
     def data_dir(self) -> Path:
-        return paths.state_dir() / self.name
+        return self.home / self.name
 
     @abstractmethod
     def installed(self) -> bool:
