@@ -9,7 +9,8 @@ Needs the local stack; registers the topic's subjects itself (as ``f1-schemas re
 Each repeat measures, back to back in this process:
 
 1. baseline: confluent-kafka producing the same session's records, simulated and encoded
-   before timing starts (the same bytes, keys and blocks as the real path), with the
+   before timing starts (the real path's records, keys and blocks; only the session id and
+   the event times differ, not the sizes), with the
    producer's own settings (``PRODUCER_TUNING``, the same delivery callback) and the same
    queueing loop, then flushing;
 2. the real path: ``producer.cli``'s streaming loop at ``--rate max`` for ``--laps`` laps
@@ -85,16 +86,21 @@ def baseline(bootstrap: str, topic: str, blocks: Blocks) -> float:
     return records / elapsed
 
 
+def encoded(serializer, batches: list[dict]) -> Blocks:
+    """Each batch's encoded values and keys, as the producer hands them to librdkafka."""
+    return [(serializer.encode_columns(b), b["car_id"].tolist()) for b in batches]
+
+
 def session_blocks(args: argparse.Namespace, serializer) -> Blocks:
     """The real path's session, simulated and encoded: its blocks as they are produced."""
-    settings = cli.Settings.from_args(cli.build_parser().parse_args(real_argv(args)))
+    settings = real_settings(args)
     sim = cli.simulation(settings)
-    blocks = []
+    batches = []
     while not sim.finished:
         batch = sim.step_block(cli.block_ticks(settings.rate))
         if len(batch["car_id"]):
-            blocks.append((serializer.encode_columns(batch), batch["car_id"].tolist()))
-    return blocks
+            batches.append(batch)
+    return encoded(serializer, batches)
 
 
 def zero_filled(blocks: Blocks) -> Blocks:
@@ -107,17 +113,19 @@ def records_in(blocks: Blocks) -> int:
     return sum(len(values) for values, _ in blocks)
 
 
-def real_argv(args: argparse.Namespace) -> list[str]:
-    return [
+def real_settings(args: argparse.Namespace) -> cli.Settings:
+    """``f1-simulate``'s settings for the real path: --rate max into the benchmark's topic."""
+    argv = [
         *("--cars", str(args.cars), "--laps", str(args.laps), "--rate", "max"),
         *("--telemetry-topic", args.topic, "--bootstrap", args.bootstrap),
         *("--registry", args.registry),
     ]
+    return cli.Settings.from_args(cli.build_parser().parse_args(argv))
 
 
 def real_run(args: argparse.Namespace) -> tuple[float, int]:
     """Records/s and records of the producer's streaming loop at --rate max."""
-    settings = cli.Settings.from_args(cli.build_parser().parse_args(real_argv(args)))
+    settings = real_settings(args)
     sim = cli.simulation(settings)
     sink = cli._kafka_sink(settings)
     # As for the baseline: the producer connected and holding its idempotent producer id
@@ -239,12 +247,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  encode_columns (checked, vectorised):                {columns:>12,.0f} records/s")
     # About one lap of a grid, as in the real path.
     blocks = [sim.step_block(cli.MAX_BLOCK_TICKS) for _ in range(9000 // cli.MAX_BLOCK_TICKS)]
-    encoded = [(serializer.encode_columns(b), b["car_id"].tolist()) for b in blocks]
+    pre_encoded = encoded(serializer, blocks)
     path, path_ratios = [], []
     for _ in range(args.repeats):
-        before = baseline(args.bootstrap, args.topic, encoded)
+        before = baseline(args.bootstrap, args.topic, pre_encoded)
         rate = avro_path(args, serializer, blocks)
-        after = baseline(args.bootstrap, args.topic, encoded)
+        after = baseline(args.bootstrap, args.topic, pre_encoded)
         path.append(rate)
         path_ratios.append(rate / ((before + after) / 2))
     print(
